@@ -1,0 +1,94 @@
+"""A versioned Parquet dataset that streams: it saves batches as row groups and loads lazily.
+
+Nodes that handle corpora larger than memory return an iterable of Arrow record batches;
+this dataset writes them one row group at a time, so the whole table never sits in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from kedro.io.core import AbstractVersionedDataset, DatasetError, Version
+
+from kedro_gpt.datasets.atomic import atomic_path
+
+TableLike = pa.Table | pa.RecordBatch | pd.DataFrame
+
+
+def _to_table(part: TableLike) -> pa.Table:
+    if isinstance(part, pa.Table):
+        return part
+    if isinstance(part, pa.RecordBatch):
+        return pa.Table.from_batches([part])
+    if isinstance(part, pd.DataFrame):
+        return pa.Table.from_pandas(part, preserve_index=False)
+    raise DatasetError(
+        f"StreamingParquetDataset can save a pyarrow Table, RecordBatch, pandas DataFrame or an "
+        f"iterable of them, not {type(part).__name__}"
+    )
+
+
+class StreamingParquetDataset(AbstractVersionedDataset[Any, pq.ParquetFile]):
+    """Parquet file written row group by row group; loads as a ``pyarrow.parquet.ParquetFile``.
+
+    ``save`` takes a Table, RecordBatch or DataFrame, or any iterable of them (for example a
+    generator of batches). ``load`` returns a ``ParquetFile``: iterate ``iter_batches()`` to stream,
+    or call ``read()`` for a small table. An empty iterable writes an empty file with ``schema``.
+    """
+
+    def __init__(
+        self,
+        filepath: str,
+        version: Version | None = None,
+        compression: str = "zstd",
+        row_group_size: int = 8192,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(PurePosixPath(filepath), version)
+        self._compression = compression
+        self._row_group_size = row_group_size
+        self.metadata = metadata
+
+    def load(self) -> pq.ParquetFile:
+        path = Path(str(self._get_load_path()))
+        if not path.exists():
+            raise DatasetError(f"No Parquet file at {path}")
+        return pq.ParquetFile(path)
+
+    def save(self, data: TableLike | Iterable[TableLike]) -> None:
+        path = Path(str(self._get_save_path()))
+        parts: Iterable[TableLike] = (
+            [data] if isinstance(data, pa.Table | pa.RecordBatch | pd.DataFrame) else data
+        )
+        writer: pq.ParquetWriter | None = None
+        schema = getattr(data, "schema", None)
+        with atomic_path(path) as tmp:
+            try:
+                for part in parts:
+                    table = _to_table(part)
+                    if writer is None:
+                        writer = pq.ParquetWriter(tmp, table.schema, compression=self._compression)
+                    writer.write_table(table, row_group_size=self._row_group_size)
+                if writer is None:
+                    if schema is None:
+                        raise DatasetError(
+                            f"Nothing to save to {path}: the data was empty and carried no schema"
+                        )
+                    writer = pq.ParquetWriter(tmp, schema, compression=self._compression)
+            finally:
+                if writer is not None:
+                    writer.close()
+
+    def _exists(self) -> bool:
+        try:
+            return Path(str(self._get_load_path())).exists()
+        except DatasetError:
+            return False
+
+    def _describe(self) -> dict[str, Any]:
+        return {"filepath": str(self._filepath), "version": self._version}

@@ -1,0 +1,50 @@
+"""Project hooks: record the lineage of every run in MLflow."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kedro.framework.hooks import hook_impl
+from kedro.io import AbstractVersionedDataset
+
+from kedro_gpt.tracking.lineage import git_commit, tag_dataset_version, tag_run
+
+
+class LineageHooks:
+    """Tag the active MLflow run with the git commit and every dataset version read or written."""
+
+    def __init__(self) -> None:
+        self._catalog: Any = None
+
+    @hook_impl
+    def after_catalog_created(self, catalog: Any) -> None:
+        self._catalog = catalog
+
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict[str, Any]) -> None:
+        tag_run(
+            {
+                "git_commit": git_commit(run_params.get("project_path") or "."),
+                "kedro.pipeline": run_params.get("pipeline_names") or run_params.get("pipeline_name") or "__default__",
+                "kedro.env": run_params.get("env") or "local",
+            }
+        )
+
+    def _version(self, dataset_name: str, *, load: bool) -> str | None:
+        if self._catalog is None:
+            return None
+        try:
+            dataset = self._catalog.get(dataset_name)
+        except Exception:  # noqa: BLE001 - a dataset the catalog cannot resolve has no version
+            return None
+        if not isinstance(dataset, AbstractVersionedDataset):
+            return None
+        return dataset.resolve_load_version() if load else dataset.resolve_save_version()
+
+    @hook_impl
+    def after_dataset_loaded(self, dataset_name: str, data: Any, node: Any) -> None:
+        tag_dataset_version("input", dataset_name, self._version(dataset_name, load=True))
+
+    @hook_impl
+    def after_dataset_saved(self, dataset_name: str, data: Any, node: Any) -> None:
+        tag_dataset_version("output", dataset_name, self._version(dataset_name, load=False))

@@ -1,0 +1,16 @@
+"""Project settings (see Kedro's configuration docs)."""
+
+from kedro.config import OmegaConfigLoader
+
+from kedro_gpt.hooks import LineageHooks
+
+HOOKS = (LineageHooks(),)
+
+CONFIG_LOADER_CLASS = OmegaConfigLoader
+CONFIG_LOADER_ARGS = {
+    "base_env": "base",
+    "default_run_env": "local",
+    "config_patterns": {
+        "mlflow": ["mlflow*", "mlflow*/**"],
+    },
+}

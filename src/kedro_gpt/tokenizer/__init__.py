@@ -1,0 +1,1 @@
+"""Sentencepiece training and encoding, special tokens, packed token shards, chat template."""

@@ -1,0 +1,38 @@
+"""Lineage tags: which version of every catalog dataset a run read and wrote, and the git commit."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import mlflow
+
+MAX_TAG = 5000
+
+
+def git_commit(project_path: Path | str = ".") -> str:
+    """The current commit, with ``-dirty`` when the work tree has changes; ``unknown`` outside git."""
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=project_path, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=project_path, capture_output=True, text=True, check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return f"{sha}-dirty" if dirty else sha
+
+
+def tag_run(tags: dict[str, str]) -> None:
+    """Set tags on the active MLflow run; does nothing when no run is active."""
+    if mlflow.active_run() is None:
+        return
+    mlflow.set_tags({k: str(v)[:MAX_TAG] for k, v in tags.items()})
+
+
+def tag_dataset_version(direction: str, dataset_name: str, version: str | None) -> None:
+    """Tag ``lineage.<direction>.<dataset>`` with the version read or written (``direction``: input/output)."""
+    if version:
+        tag_run({f"lineage.{direction}.{dataset_name}": version})
