@@ -1,0 +1,85 @@
+"""The custom versioned datasets: streaming Parquet, token shards, sentencepiece model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+from kedro.io.core import DatasetError, Version
+
+from kedro_gpt.datasets import SentencePieceModelDataset, StreamingParquetDataset, TokenShardsDataset
+from kedro_gpt.tokenizer.config import SentencePieceConfig
+from kedro_gpt.tokenizer.shards import TokenShards, token_dtype
+from kedro_gpt.tokenizer.train import train_sentencepiece
+
+
+def _batches(n: int):
+    for i in range(n):
+        yield pa.RecordBatch.from_pydict({"id": [f"{i}-a", f"{i}-b"], "text": ["x" * i, "y"]})
+
+
+def test_parquet_streams_batches_as_row_groups(tmp_path):
+    ds = StreamingParquetDataset(str(tmp_path / "docs.parquet"), version=Version(None, None))
+    ds.save(_batches(5))
+    loaded = ds.load()
+    assert loaded.metadata.num_rows == 10
+    assert loaded.metadata.num_row_groups == 5
+    assert loaded.read().column("id").to_pylist()[:2] == ["0-a", "0-b"]
+
+
+def test_parquet_versions_accumulate(tmp_path):
+    path = str(tmp_path / "docs.parquet")
+    StreamingParquetDataset(path, version=Version(None, "2026-01-01T00.00.00.000Z")).save(
+        pd.DataFrame({"a": [1]})
+    )
+    StreamingParquetDataset(path, version=Version(None, "2026-01-02T00.00.00.000Z")).save(
+        pd.DataFrame({"a": [2]})
+    )
+    ds = StreamingParquetDataset(path, version=Version(None, None))
+    assert len(ds.list_versions()) == 2
+    assert ds.load().read().column("a").to_pylist() == [2]
+
+
+def test_failed_save_leaves_nothing_that_looks_complete(tmp_path):
+    ds = StreamingParquetDataset(str(tmp_path / "docs.parquet"), version=Version(None, None))
+
+    def broken():
+        yield from _batches(2)
+        raise RuntimeError("source went away")
+
+    with pytest.raises(DatasetError, match="source went away"):
+        ds.save(broken())
+    assert not ds.exists()
+    assert not [p for p in tmp_path.rglob("*") if p.is_file()]
+
+
+def test_token_shards_roll_over_and_memmap(tmp_path):
+    ds = TokenShardsDataset(str(tmp_path / "tokens"), version=Version(None, None), shard_size=7)
+    meta = {"dtype": "uint16", "vocab_size": 100}
+    ds.save(TokenShards(shards=(np.arange(i * 5, i * 5 + 5) for i in range(4)), meta=meta))
+    loaded = ds.load()
+    assert [len(s) for s in loaded.shards] == [7, 7, 6]
+    assert isinstance(loaded.shards[0], np.memmap)
+    assert loaded.concatenated().tolist() == list(range(20))
+    assert loaded.meta["num_tokens"] == 20 and loaded.meta["vocab_size"] == 100
+
+
+def test_token_shards_reject_ids_that_do_not_fit(tmp_path):
+    ds = TokenShardsDataset(str(tmp_path / "tokens"), version=Version(None, None))
+    with pytest.raises(DatasetError, match="does not fit"):
+        ds.save(TokenShards(shards=[np.array([70_000])], meta={"dtype": "uint16"}))
+    assert not ds.exists()
+
+
+def test_token_dtype_by_vocab():
+    assert token_dtype(65536) == np.uint16
+    assert token_dtype(65537) == np.uint32
+
+
+def test_sentencepiece_model_round_trip(tmp_path, shakespeare_text):
+    sp = train_sentencepiece([shakespeare_text[:50_000]], SentencePieceConfig(vocab_size=400))
+    ds = SentencePieceModelDataset(str(tmp_path / "tok.model"), version=Version(None, None))
+    ds.save(sp)
+    loaded = ds.load()
+    assert loaded.encode("To be, or not") == sp.encode("To be, or not")
