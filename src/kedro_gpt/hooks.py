@@ -1,4 +1,4 @@
-"""Project hooks: record the lineage of every run in MLflow."""
+"""Project hooks: record the lineage of every run in MLflow and log marked datasets as artifacts."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 from kedro.framework.hooks import hook_impl
 from kedro.io import AbstractVersionedDataset
 
-from kedro_gpt.tracking.lineage import git_commit, tag_dataset_version, tag_run
+from kedro_gpt.tracking.lineage import git_commit, log_artifact, tag_dataset_version, tag_run
 
 
 class LineageHooks:
@@ -25,18 +25,23 @@ class LineageHooks:
         tag_run(
             {
                 "git_commit": git_commit(run_params.get("project_path") or "."),
-                "kedro.pipeline": run_params.get("pipeline_names") or run_params.get("pipeline_name") or "__default__",
+                "kedro.pipeline": run_params.get("pipeline_names")
+                or run_params.get("pipeline_name")
+                or "__default__",
                 "kedro.env": run_params.get("env") or "local",
             }
         )
 
-    def _version(self, dataset_name: str, *, load: bool) -> str | None:
+    def _dataset(self, dataset_name: str) -> Any:
         if self._catalog is None:
             return None
         try:
-            dataset = self._catalog.get(dataset_name)
+            return self._catalog.get(dataset_name)
         except Exception:  # noqa: BLE001 - a dataset the catalog cannot resolve has no version
             return None
+
+    def _version(self, dataset_name: str, *, load: bool) -> str | None:
+        dataset = self._dataset(dataset_name)
         if not isinstance(dataset, AbstractVersionedDataset):
             return None
         return dataset.resolve_load_version() if load else dataset.resolve_save_version()
@@ -47,4 +52,10 @@ class LineageHooks:
 
     @hook_impl
     def after_dataset_saved(self, dataset_name: str, data: Any, node: Any) -> None:
-        tag_dataset_version("output", dataset_name, self._version(dataset_name, load=False))
+        version = self._version(dataset_name, load=False)
+        tag_dataset_version("output", dataset_name, version)
+        dataset = self._dataset(dataset_name)
+        artifact_path = (getattr(dataset, "metadata", None) or {}).get("mlflow_artifact_path")
+        if artifact_path:
+            path = dataset._get_versioned_path(version) if version else dataset._filepath
+            log_artifact(str(path), artifact_path)

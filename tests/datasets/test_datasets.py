@@ -8,7 +8,11 @@ import pyarrow as pa
 import pytest
 from kedro.io.core import DatasetError, Version
 
-from kedro_gpt.datasets import SentencePieceModelDataset, StreamingParquetDataset, TokenShardsDataset
+from kedro_gpt.datasets import (
+    SentencePieceModelDataset,
+    StreamingParquetDataset,
+    TokenShardsDataset,
+)
 from kedro_gpt.tokenizer.config import SentencePieceConfig
 from kedro_gpt.tokenizer.shards import TokenShards, token_dtype
 from kedro_gpt.tokenizer.train import train_sentencepiece

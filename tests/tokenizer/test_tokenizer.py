@@ -26,7 +26,12 @@ def test_special_tokens_are_single_pieces(sp):
 
 
 @pytest.mark.parametrize(
-    "text", ["First Citizen:\nBefore we proceed,  any further.\n\n", "  leading spaces", "naïve café ☃ 漢字\t"]
+    "text",
+    [
+        "First Citizen:\nBefore we proceed,  any further.\n\n",
+        "  leading spaces",
+        "naïve café ☃ 漢字\t",
+    ],
 )
 def test_round_trip_is_exact(sp, text):
     assert sp.decode(sp.encode(text)) == text
@@ -62,7 +67,9 @@ def _batch(ids: list[str], texts: list[str]) -> pa.RecordBatch:
 
 
 def test_position_split_matches_nanogpt(shakespeare_text):
-    (batch,) = list(split_batches([_batch(["a"], [shakespeare_text])], SplitConfig(mode="position")))
+    (batch,) = list(
+        split_batches([_batch(["a"], [shakespeare_text])], SplitConfig(mode="position"))
+    )
     rows = batch.to_pylist()
     n = len(shakespeare_text)
     assert [r["split"] for r in rows] == ["train", "val"]

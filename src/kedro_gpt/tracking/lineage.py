@@ -14,11 +14,18 @@ def git_commit(project_path: Path | str = ".") -> str:
     """The current commit, with ``-dirty`` when the work tree has changes; ``unknown`` outside git."""
     try:
         sha = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=project_path, capture_output=True, text=True, check=True
+            ["git", "rev-parse", "HEAD"],
+            cwd=project_path,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.strip()
         dirty = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=project_path, capture_output=True, text=True, check=True,
+            cwd=project_path,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
@@ -36,3 +43,16 @@ def tag_dataset_version(direction: str, dataset_name: str, version: str | None) 
     """Tag ``lineage.<direction>.<dataset>`` with the version read or written (``direction``: input/output)."""
     if version:
         tag_run({f"lineage.{direction}.{dataset_name}": version})
+
+
+def log_artifact(path: str | Path, artifact_path: str | None) -> None:
+    """Log a file or folder to the active MLflow run; does nothing when no run is active."""
+    if mlflow.active_run() is None:
+        return
+    path = Path(path)
+    if path.is_dir():
+        mlflow.log_artifacts(
+            str(path), artifact_path=f"{artifact_path}/{path.name}" if artifact_path else path.name
+        )
+    elif path.exists():
+        mlflow.log_artifact(str(path), artifact_path=artifact_path)

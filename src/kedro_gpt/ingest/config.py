@@ -1,0 +1,83 @@
+"""Typed ingestion parameters: which sources to read and how to batch them."""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, field_validator, model_validator
+
+from kedro_gpt.config import StrictModel
+
+Format = Literal["txt", "md", "html", "jsonl", "csv", "parquet"]
+Compression = Literal["gzip", "zstd", "none"]
+
+
+class SourceConfig(StrictModel):
+    """One source: a file, a folder with a glob, or an http(s) URL.
+
+    ``format`` and ``compression`` default to what the file extension says. ``text_field``,
+    ``title_field`` and ``url_field`` name the JSONL field or CSV/Parquet column to read.
+    """
+
+    path: str | None = None
+    glob: str | None = None
+    url: str | None = None
+    format: Format | None = None
+    compression: Compression | None = None
+    text_field: str = Field("text", min_length=1)
+    title_field: str | None = Field(None, min_length=1)
+    url_field: str | None = Field(None, min_length=1)
+
+    @field_validator("path", "glob", "url")
+    @classmethod
+    def _not_blank(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("must not be empty")
+        return value
+
+    @model_validator(mode="after")
+    def _one_location(self) -> SourceConfig:
+        if (self.path is None) == (self.url is None):
+            raise ValueError("give exactly one of 'path' or 'url'")
+        if self.glob is not None:
+            if self.path is None:
+                raise ValueError("'glob' needs a 'path' (the folder to search)")
+            if PurePosixPath(self.glob).is_absolute() or ".." in PurePosixPath(self.glob).parts:
+                raise ValueError(f"'glob' must be relative to 'path', got {self.glob!r}")
+        if self.url is not None:
+            parts = urlsplit(self.url)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise ValueError(f"'url' must be an http(s) URL, got {self.url!r}")
+        return self
+
+    @property
+    def label(self) -> str:
+        """How reports and messages name this source: the URL, the path, or path/glob."""
+        if self.url is not None:
+            return self.url
+        assert self.path is not None
+        if self.glob is None:
+            return self.path
+        return f"{self.path.rstrip('/')}/{self.glob}"
+
+
+class IngestionConfig(StrictModel):
+    """Parameters under the ``ingestion`` key."""
+
+    sources: list[SourceConfig] = Field(min_length=1)
+    batch_size: int = Field(1000, ge=1, description="documents per Arrow batch at most")
+    batch_max_mb: float = Field(32.0, gt=0, description="megabytes of text per batch at most")
+    url_timeout_s: float = Field(30.0, gt=0, description="seconds to wait for a URL to respond")
+
+    @model_validator(mode="after")
+    def _unique_sources(self) -> IngestionConfig:
+        seen: dict[str, int] = {}
+        for index, source in enumerate(self.sources):
+            if source.label in seen:
+                raise ValueError(
+                    f"sources[{index}] repeats sources[{seen[source.label]}] ({source.label})"
+                )
+            seen[source.label] = index
+        return self

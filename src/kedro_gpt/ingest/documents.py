@@ -1,0 +1,188 @@
+"""Sources in, a stream of document batches (DOCUMENT_SCHEMA) and a report out."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from kedro_gpt.ingest.config import IngestionConfig
+from kedro_gpt.ingest.inputs import READ_ERRORS, open_input
+from kedro_gpt.ingest.readers import (
+    FileState,
+    RawDocument,
+    is_seekable_parquet,
+    read_csv,
+    read_jsonl,
+    read_parquet,
+    read_whole,
+    spool,
+)
+from kedro_gpt.ingest.report import SourceStats, build_report
+from kedro_gpt.ingest.schema import DOCUMENT_SCHEMA, document_id
+from kedro_gpt.ingest.sources import Input, ResolvedSource, resolve_sources
+
+logger = logging.getLogger(__name__)
+
+#: Errors that make a file unreadable: I/O, decompression, a corrupt Parquet or CSV structure.
+UNREADABLE = (*READ_ERRORS, pa.ArrowInvalid)
+
+
+def _safe_strings(values: list[str | None]) -> pa.Array:
+    """A string array; text with lone surrogates (from JSON escapes) gets them replaced."""
+    try:
+        return pa.array(values, pa.string())
+    except UnicodeEncodeError:
+        return pa.array(
+            [
+                None if v is None else v.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+                for v in values
+            ],
+            pa.string(),
+        )
+
+
+class DocumentBatcher:
+    """Collect documents into RecordBatches of at most ``max_docs`` rows or ~``max_chars`` text."""
+
+    def __init__(self, max_docs: int, max_chars: int) -> None:
+        self.max_docs = max_docs
+        self.max_chars = max_chars
+        self.batches = 0
+        self._columns: dict[str, list[str | None]] = {n: [] for n in DOCUMENT_SCHEMA.names}
+        self._chars = 0
+
+    def add(self, row: dict[str, str | None]) -> pa.RecordBatch | None:
+        """Add one row; returns a full batch when this row fills one."""
+        for name, values in self._columns.items():
+            values.append(row[name])
+        self._chars += len(row["text"] or "")
+        if len(self._columns["id"]) >= self.max_docs or self._chars >= self.max_chars:
+            return self.flush()
+        return None
+
+    def flush(self) -> pa.RecordBatch | None:
+        """The pending rows as a batch, or None when there are none."""
+        if not self._columns["id"]:
+            return None
+        arrays = [_safe_strings(self._columns[n]) for n in DOCUMENT_SCHEMA.names]
+        batch = pa.RecordBatch.from_arrays(arrays, schema=DOCUMENT_SCHEMA)
+        self._columns = {n: [] for n in DOCUMENT_SCHEMA.names}
+        self._chars = 0
+        self.batches += 1
+        return batch
+
+
+def _raw_documents(
+    entry: Input, timeout_s: float, stats: SourceStats, state: FileState
+) -> Iterator[RawDocument]:
+    """Read one input, folding what it found into ``stats``; binary and unreadable are skipped."""
+    stats.files += 1
+    read = 0
+    try:
+        if is_seekable_parquet(entry):
+            assert entry.path is not None
+            stats.bytes += entry.path.stat().st_size
+            yield from read_parquet(pq.ParquetFile(entry.path), entry.spec, state, None)
+            return
+        with open_input(entry, timeout_s) as opened:
+            state.format = opened.format
+            try:
+                if opened.format != "parquet" and opened.is_binary:
+                    logger.warning(
+                        "%s: binary file (NUL bytes in its first 8 KB); skipped", entry.source
+                    )
+                    stats.binary_files += 1
+                    stats.skip_file(entry.source, "binary")
+                    return
+                if opened.format == "parquet":
+                    with spool(opened) as tmp:
+                        documents = read_parquet(pq.ParquetFile(tmp), entry.spec, state, opened.url)
+                        for document in documents:
+                            read += 1
+                            yield document
+                    return
+                if opened.format == "jsonl":
+                    documents = read_jsonl(opened, entry.spec, state)
+                elif opened.format == "csv":
+                    documents = read_csv(opened, entry.spec, state)
+                else:
+                    documents = read_whole(opened, state)
+                for document in documents:
+                    read += 1
+                    yield document
+            finally:
+                stats.bytes += opened.bytes_read
+    except UNREADABLE as err:
+        kept = f"kept the {read} documents read before the error, " if read else ""
+        logger.warning(
+            "%s: unreadable (%s: %s); %sskipped the rest",
+            entry.source,
+            type(err).__name__,
+            err,
+            kept,
+        )
+        stats.unreadable_files += 1
+        stats.skip_file(entry.source, f"unreadable: {type(err).__name__}: {err}")
+    finally:
+        stats.invalid_utf8_files += state.invalid_utf8
+        stats.malformed_jsonl_lines += state.malformed_jsonl_lines
+        stats.malformed_csv_rows += state.malformed_csv_rows
+        if state.invalid_utf8:
+            logger.warning("%s: invalid UTF-8, decoded with replacement characters", entry.source)
+
+
+def _document_batches(
+    resolved: list[ResolvedSource], config: IngestionConfig, report: dict[str, Any]
+) -> Iterator[pa.RecordBatch]:
+    per_source = {item.spec.label: SourceStats() for item in resolved}
+    batcher = DocumentBatcher(config.batch_size, int(config.batch_max_mb * 2**20))
+    for item in resolved:
+        stats = per_source[item.spec.label]
+        for duplicate in item.duplicates:
+            stats.duplicate_files += 1
+            stats.skip_file(duplicate, "duplicate")
+        for entry in item.inputs:
+            state = FileState(entry.source, entry.format)
+            for raw in _raw_documents(entry, config.url_timeout_s, stats, state):
+                if not raw.text or raw.text.isspace():
+                    stats.empty_documents += 1
+                    continue
+                stats.documents += 1
+                stats.characters += len(raw.text)
+                row = {
+                    "id": document_id(entry.source, raw.position),
+                    "source": entry.source,
+                    "format": state.format,
+                    "title": raw.title,
+                    "url": raw.url,
+                    "text": raw.text,
+                }
+                batch = batcher.add(row)
+                if batch is not None:
+                    yield batch
+        logger.info("%s: %d files, %d documents", item.spec.label, stats.files, stats.documents)
+    last = batcher.flush()
+    if last is not None:
+        yield last
+    elif batcher.batches == 0:
+        logger.warning("ingestion found no documents in %d sources", len(resolved))
+        yield pa.RecordBatch.from_pylist([], schema=DOCUMENT_SCHEMA)
+    report.clear()
+    report.update(build_report(per_source, batcher.batches))
+    report["complete"] = True
+
+
+def ingest_sources(config: IngestionConfig) -> tuple[Iterator[pa.RecordBatch], dict[str, Any]]:
+    """Resolve the sources now (a missing file or empty glob fails here) and return the stream.
+
+    Returns ``(batches, report)``: ``batches`` lazily yields RecordBatches of DOCUMENT_SCHEMA;
+    ``report`` is filled in place once ``batches`` is exhausted and only then gets
+    ``"complete": true``, so a report saved too early does not look complete.
+    """
+    resolved = resolve_sources(config.sources)
+    report: dict[str, Any] = {"complete": False}
+    return _document_batches(resolved, config, report), report
