@@ -1,0 +1,103 @@
+"""The GPT hyper-parameters: one dataclass, validated on construction, round-trips through a dict."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+# The value each architecture switch takes in the original GPT-2 layout.
+GPT2_SWITCHES: dict[str, Any] = {
+    "rope": False,
+    "qk_norm": False,
+    "relu2": False,
+    "tie_embeddings": True,
+    "zero_init_proj": False,
+    "logit_softcap": None,
+}
+
+
+@dataclass
+class GPTConfig:
+    """Shape and architecture switches of a GPT; the defaults are a small GPT-2.
+
+    The switches (``rope`` … ``logit_softcap``) default to the plain GPT-2 layout:
+
+    - ``rope``: rotary position embeddings on q and k instead of learned positions (no ``wpe``).
+    - ``qk_norm``: an RMSNorm over the head dimension of q and k (``attn.q_norm``/``attn.k_norm``).
+    - ``relu2``: ReLU² activation in the MLP instead of GELU.
+    - ``tie_embeddings``: the output head shares the token embedding matrix; ``False`` unties it.
+    - ``zero_init_proj``: zero-initialise the attention and MLP output projections.
+    - ``logit_softcap``: ``cap * tanh(logits / cap)`` on the output logits.
+    """
+
+    vocab_size: int = 2048
+    block_size: int = 256
+    n_layer: int = 6
+    n_head: int = 6
+    n_embd: int = 384
+    dropout: float = 0.0
+    bias: bool = True
+    rope: bool = False
+    qk_norm: bool = False
+    relu2: bool = False
+    tie_embeddings: bool = True
+    zero_init_proj: bool = False
+    logit_softcap: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"GPTConfig.{name} must be a positive integer, got {value!r}")
+        for name in ("bias", *(k for k, v in GPT2_SWITCHES.items() if isinstance(v, bool))):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(
+                    f"GPTConfig.{name} must be true or false, got {getattr(self, name)!r}"
+                )
+        if isinstance(self.dropout, bool) or not isinstance(self.dropout, int | float):
+            raise ValueError(f"GPTConfig.dropout must be a number, got {self.dropout!r}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"GPTConfig.dropout must be in [0, 1), got {self.dropout!r}")
+        if self.n_embd % self.n_head:
+            raise ValueError(
+                f"GPTConfig.n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})"
+            )
+        if self.rope and self.head_dim % 2:
+            raise ValueError(
+                f"GPTConfig.rope needs an even head dimension, got n_embd/n_head = {self.head_dim}"
+            )
+        cap = self.logit_softcap
+        if cap is not None and (
+            isinstance(cap, bool) or not isinstance(cap, int | float) or cap <= 0
+        ):
+            raise ValueError(
+                f"GPTConfig.logit_softcap must be a positive number or null, got {cap!r}"
+            )
+
+    @property
+    def head_dim(self) -> int:
+        return self.n_embd // self.n_head
+
+    @property
+    def is_gpt2_layout(self) -> bool:
+        """True when every architecture switch is at its GPT-2 value (exportable to HF GPT-2).
+
+        ``bias`` and ``dropout`` are not switches: a bias-free model exports with zero biases.
+        """
+        return all(getattr(self, name) == value for name, value in GPT2_SWITCHES.items())
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> GPTConfig:
+        """Build a config from a dict; an unknown key is a ``ValueError`` that names it."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(
+                f"unknown GPTConfig key(s) {', '.join(map(repr, unknown))}; "
+                f"known keys: {', '.join(sorted(known))}"
+            )
+        return cls(**d)
