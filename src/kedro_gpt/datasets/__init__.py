@@ -1,7 +1,13 @@
 """Kedro datasets that the catalog needs beyond kedro-datasets, all versioned and written atomically."""
 
+from kedro_gpt.datasets.gpt_model import GPTModelDataset
 from kedro_gpt.datasets.parquet_stream import StreamingParquetDataset
 from kedro_gpt.datasets.sentencepiece_model import SentencePieceModelDataset
 from kedro_gpt.datasets.token_shards import TokenShardsDataset
 
-__all__ = ["SentencePieceModelDataset", "StreamingParquetDataset", "TokenShardsDataset"]
+__all__ = [
+    "GPTModelDataset",
+    "SentencePieceModelDataset",
+    "StreamingParquetDataset",
+    "TokenShardsDataset",
+]

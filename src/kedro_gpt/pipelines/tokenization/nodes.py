@@ -15,6 +15,7 @@ from kedro_gpt.tokenizer.config import TokenizationConfig
 from kedro_gpt.tokenizer.encode import EncodeStats, encode_documents
 from kedro_gpt.tokenizer.shards import TokenShards, token_dtype
 from kedro_gpt.tokenizer.split import split_batches
+from kedro_gpt.tracking.metrics import metric_history
 
 READ_BATCH = 256
 
@@ -68,7 +69,7 @@ def _split_meta(
 
 def encode_corpus(
     split_documents: pq.ParquetFile, tokenizer: spm.SentencePieceProcessor, params: dict[str, Any]
-) -> tuple[TokenShards, TokenShards, dict[str, Any], dict[str, float]]:
+) -> tuple[TokenShards, TokenShards, dict[str, Any], dict[str, dict[str, float]]]:
     """Encode both splits into packed shards; the report and metrics fill in as the shards are written."""
     config = _config(params)
     vocab = tokenizer.get_piece_size()
@@ -78,7 +79,7 @@ def encode_corpus(
         "tokenizer_sha256": tokenizer_sha,
         "split": config.split.model_dump(),
     }
-    metrics: dict[str, float] = {}
+    metrics: dict[str, dict[str, float]] = {}
     outputs = []
     for split in ("train", "val"):
         meta: dict[str, Any] = {
@@ -106,7 +107,7 @@ def encode_corpus(
                 tokens=summary["tokens"],
             )
             report[split] = summary
-            metrics.update({f"{split}.{k}": float(v) for k, v in summary.items()})
+            metrics.update(metric_history({f"{split}.{k}": v for k, v in summary.items()}))
 
         outputs.append(TokenShards(shards=shards(), meta=meta))
     return outputs[0], outputs[1], report, metrics

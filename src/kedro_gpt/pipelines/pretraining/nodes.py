@@ -1,0 +1,106 @@
+"""Pretraining nodes: train a GPT on the token shards, plot its curves."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import matplotlib.pyplot as plt
+import sentencepiece as spm
+from matplotlib.figure import Figure
+
+from kedro_gpt.config import ConfigError, parse_params
+from kedro_gpt.model.bundle import ModelBundle, load_gpt
+from kedro_gpt.model.presets import model_config
+from kedro_gpt.pipelines.pretraining.config import PretrainingConfig
+from kedro_gpt.tokenizer.shards import TokenShards
+from kedro_gpt.tracking.mlflow_callback import MLflowCallback
+from kedro_gpt.training.checkpoint import read_config
+from kedro_gpt.training.launch import launch
+from kedro_gpt.training.result import TrainResult
+from kedro_gpt.training.spec import TrainSpec
+
+logger = logging.getLogger(__name__)
+
+
+def pretrain(
+    train_tokens: TokenShards,
+    val_tokens: TokenShards,
+    tokenizer: spm.SentencePieceProcessor,
+    params: dict[str, Any],
+) -> tuple[ModelBundle, dict[str, Any]]:
+    """Train a GPT from scratch (or resume) and return the best model and the run's history."""
+    config = parse_params(PretrainingConfig, params, "pretraining")
+    vocab = tokenizer.get_piece_size()
+    if train_tokens.meta.get("vocab_size", vocab) != vocab:
+        raise ValueError(
+            f"train_tokens were encoded with a {train_tokens.meta['vocab_size']}-piece tokenizer, "
+            f"but the tokenizer has {vocab} pieces: re-run the tokenization pipeline"
+        )
+    try:
+        gpt_config = model_config(config.model.preset, vocab, **config.model.overrides())
+    except ValueError as err:
+        raise ConfigError(f"parameters 'pretraining' -> model: {err}") from None
+    spec = TrainSpec.build(
+        gpt_config.to_dict(),
+        config.training,
+        train_tokens,
+        config.checkpoint_dir,
+        val_tokens,
+        config.resume,
+    )
+    result = launch(spec, [MLflowCallback()])
+    folder = result.best_path or result.last_path
+    if folder is None:
+        raise RuntimeError(f"training wrote no checkpoint under {config.checkpoint_dir}")
+    info = {
+        "source": "pretraining",
+        "checkpoint": folder,
+        "step": result.step,
+        "tokens": result.tokens,
+        "elapsed_s": result.elapsed_s,
+        "stopped_by": result.stopped_by,
+        "best_val_loss": result.best_val_loss,
+        "final_eval": result.final_eval,
+        "train_config": config.training.model_dump(mode="json"),
+        "tokenizer_sha256": train_tokens.meta.get("tokenizer_sha256"),
+        "checkpoint_config": {
+            k: v for k, v in read_config(folder).items() if k not in {"model", "train"}
+        },
+    }
+    bundle = ModelBundle(load_gpt(folder, gpt_config), tokenizer, info)
+    logger.info(
+        "pretraining done: %d steps, %d tokens, best val loss %s",
+        result.step,
+        result.tokens,
+        result.best_val_loss,
+    )
+    return bundle, result.to_dict()
+
+
+def plot_loss_curves(training_history: dict[str, Any]) -> Figure:
+    """Train loss per logged step and validation loss per evaluation."""
+    result = TrainResult.from_dict(training_history)
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    if result.history:
+        ax.plot(
+            [h["step"] for h in result.history],
+            [h["loss"] for h in result.history],
+            label="train loss",
+        )
+    if result.evals:
+        ax.plot(
+            [e["step"] for e in result.evals],
+            [e["loss"] for e in result.evals],
+            "o-",
+            label="validation loss",
+        )
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("cross-entropy (nats / token)")
+    ax.set_title(
+        f"pretraining: {result.step} steps, {result.tokens:,} tokens, {result.elapsed_s:.0f} s"
+    )
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    return fig

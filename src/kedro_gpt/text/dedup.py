@@ -1,0 +1,121 @@
+"""Exact and near-duplicate detection; the first occurrence of a document is the one kept.
+
+Both compare ``dedup_text(text)``: NFKC, case-folded, every run of whitespace one space.
+Exact: a 128-bit BLAKE2b digest of it. Near: MinHash over word n-gram shingles (datasketch),
+candidates from MinHash LSH, confirmed by the estimated Jaccard similarity.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+from typing import TYPE_CHECKING
+
+import numpy as np
+from pandas.util import hash_array
+
+if TYPE_CHECKING:
+    from datasketch import MinHash
+
+_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
+#: Shingles hashed per ``MinHash.update_batch`` call: bounds the (chunk x num_perm) work array.
+SHINGLE_CHUNK = 4096
+
+
+def dedup_text(text: str) -> str:
+    """The text duplicates are compared on: NFKC, case-folded, whitespace runs as one space."""
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+class ExactDeduplicator:
+    """Remembers a digest of every document it has kept."""
+
+    def __init__(self) -> None:
+        self._seen: dict[bytes, str] = {}
+
+    def check_and_add(self, doc_id: str, text: str) -> str | None:
+        """The id of an earlier document with the same ``dedup_text``, else remember this one."""
+        digest = hashlib.blake2b(dedup_text(text).encode("utf-8"), digest_size=16).digest()
+        earlier = self._seen.get(digest)
+        if earlier is None:
+            self._seen[digest] = doc_id
+        return earlier
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+
+def _identity(value: int) -> int:
+    return value
+
+
+def shingle_hashes(text: str, size: int) -> np.ndarray:
+    """Distinct 32-bit hashes of the word ``size``-grams of ``dedup_text(text)``.
+
+    Vectorised: each word gets a stable 64-bit value (pandas' SipHash), an n-gram a polynomial of
+    its words' values (numpy, wrapping uint64), folded to 32 bits like datasketch's own sha1_hash32.
+    A text of at most ``size`` words is one shingle.
+    """
+    words = np.asarray(dedup_text(text).split(" "), dtype=object)
+    values = hash_array(words)  # SipHash with a fixed key: the same value in every process
+    n = min(size, len(values))
+    hashes = values[: len(values) - n + 1].copy()
+    with np.errstate(over="ignore"):
+        for k in range(1, n):
+            hashes = hashes * _MULTIPLIER + values[k : len(values) - n + 1 + k]
+    folded = (hashes ^ (hashes >> np.uint64(32))) & np.uint64(0xFFFFFFFF)
+    return np.unique(folded.astype(np.uint32))
+
+
+class NearDeduplicator:
+    """MinHash LSH over word shingles: is a document a near copy of one kept before?
+
+    Every distinct shingle counts (no cap): ``shingle_hashes`` hashes them with numpy, and
+    datasketch's ``update_batch`` takes those hashes ``SHINGLE_CHUNK`` at a time. Kept documents' signatures stay in memory (``num_perm`` x 8 bytes
+    each) to confirm LSH candidates.
+    """
+
+    def __init__(
+        self, threshold: float = 0.8, num_perm: int = 128, shingle_size: int = 5, seed: int = 1
+    ) -> None:
+        self.threshold = threshold
+        self.num_perm = num_perm
+        self.shingle_size = shingle_size
+        self.seed = seed
+        from datasketch import MinHash, MinHashLSH  # imports scipy: only when dedup is on
+
+        self._minhash = MinHash
+        self._template = MinHash(num_perm=num_perm, seed=seed, scheme="affine32")
+        self._lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+        self._kept: dict[str, MinHash] = {}
+
+    def minhash(self, text: str) -> MinHash:
+        """The MinHash signature of ``text``'s shingles."""
+        m = self._minhash(
+            num_perm=self.num_perm,
+            seed=self.seed,
+            permutations=self._template.permutations,
+            scheme=self._template.scheme,
+            hashfunc=_identity,
+        )
+        values = shingle_hashes(text, self.shingle_size)
+        for start in range(0, len(values), SHINGLE_CHUNK):
+            m.update_batch(values[start : start + SHINGLE_CHUNK])
+        return m
+
+    def check_and_add(self, doc_id: str, text: str) -> tuple[str, float] | None:
+        """(id, estimated Jaccard) of the most similar earlier document at or above the threshold;
+        otherwise ``None``, and this document joins the index."""
+        m = self.minhash(text)
+        best: tuple[str, float] | None = None
+        for candidate in self._lsh.query(m):
+            similarity = float(m.jaccard(self._kept[candidate]))
+            if similarity >= self.threshold and (best is None or similarity > best[1]):
+                best = (candidate, similarity)
+        if best is None:
+            self._lsh.insert(doc_id, m, check_duplication=False)
+            self._kept[doc_id] = m
+        return best
+
+    def __len__(self) -> int:
+        return len(self._kept)

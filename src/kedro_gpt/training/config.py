@@ -1,0 +1,73 @@
+"""TrainConfig: every knob of the training loop, validated (unknown keys are errors)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from kedro_gpt.config import StrictModel
+
+
+class TrainConfig(StrictModel):
+    """Optimisation, schedule, stopping, evaluation, checkpointing and launch settings.
+
+    One optimizer step consumes ``batch_size × grad_accum_steps × world_size`` windows of
+    ``block_size`` tokens. Training stops at whichever of ``max_steps``, ``max_tokens`` and
+    ``max_minutes`` comes first (at least one is required); the learning-rate schedule runs on
+    ``progress = max(step / max_steps, tokens / max_tokens, elapsed / max_minutes)``, so its decay
+    completes exactly when the first budget is spent, a wall-clock budget included.
+    """
+
+    # batch
+    batch_size: int = Field(12, ge=1, description="windows per micro-batch per process")
+    grad_accum_steps: int = Field(1, ge=1, description="micro-batches per optimizer step")
+    # optimizer
+    optimizer: Literal["adamw", "muon"] = "adamw"
+    learning_rate: float = Field(1e-3, gt=0, description="peak AdamW learning rate")
+    muon_lr: float = Field(0.02, gt=0, description="peak Muon learning rate (optimizer: muon)")
+    min_lr_ratio: float = Field(0.1, ge=0, le=1, description="final lr = peak × min_lr_ratio")
+    weight_decay: float = Field(0.1, ge=0)
+    beta1: float = Field(0.9, ge=0, lt=1)
+    beta2: float = Field(0.99, ge=0, lt=1)
+    grad_clip: float = Field(1.0, ge=0, description="max global grad norm; 0 disables clipping")
+    # schedule
+    warmup_steps: int = Field(100, ge=0)
+    schedule: Literal["cosine", "wsd"] = "cosine"
+    decay_fraction: float = Field(
+        0.2, gt=0, le=1, description="wsd: share of the run spent on the final linear decay"
+    )
+    # stopping (whichever comes first)
+    max_steps: int | None = Field(None, ge=1)
+    max_tokens: int | None = Field(None, ge=1)
+    max_minutes: float | None = Field(None, gt=0)
+    # evaluation, logging, checkpoints (in optimizer steps)
+    eval_interval: int = Field(250, ge=1)
+    eval_batches: int = Field(20, ge=1, description="batches of the periodic validation subset")
+    final_eval: bool = Field(True, description="score every validation token once at the end")
+    log_interval: int = Field(10, ge=1)
+    checkpoint_interval: int = Field(250, ge=1)
+    progress_bar: bool = True
+    # reproducibility and runtime
+    seed: int = Field(1337, ge=0)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    dtype: Literal["auto", "float32", "bfloat16"] = "auto"
+    compile: bool = False
+    num_threads: int | None = Field(None, ge=1, description="torch CPU threads per process")
+    # launch (torchrun)
+    nproc_per_node: int = Field(1, ge=1)
+    nnodes: int = Field(1, ge=1)
+    rdzv_backend: str = "c10d"
+    rdzv_endpoint: str | None = Field(
+        None, description="host:port of the rendezvous; None on one node picks a free port"
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> TrainConfig:
+        if self.max_steps is None and self.max_tokens is None and self.max_minutes is None:
+            raise ValueError(
+                "set at least one of max_steps, max_tokens, max_minutes (training needs a budget)"
+            )
+        if self.nnodes > 1 and not self.rdzv_endpoint:
+            raise ValueError("rdzv_endpoint (host:port) is required when nnodes > 1")
+        return self

@@ -1,0 +1,53 @@
+"""The measured matmul peak is cached per machine and reused; MFU arithmetic."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+import torch
+
+from kedro_gpt.training.meter import CACHE_FILE, ThroughputMeter, machine_key, matmul_peak
+
+
+def test_peak_is_measured_once_then_read_from_the_cache(tmp_path):
+    cpu = torch.device("cpu")
+    peak = matmul_peak(cpu, torch.float32, cache=tmp_path, n=128)
+    table = json.loads((tmp_path / CACHE_FILE).read_text())
+    key = machine_key(cpu, torch.float32)
+    assert table == {key: peak} and peak > 1e6
+    assert f"threads={torch.get_num_threads()}" in key
+    table[key] = 123.0  # a value no measurement gives: reading it proves the cache is used
+    (tmp_path / CACHE_FILE).write_text(json.dumps(table))
+    assert matmul_peak(cpu, torch.float32, cache=tmp_path, n=128) == 123.0
+
+
+def test_measuring_leaves_the_global_rng_alone(tmp_path):
+    """Training seeds before measuring on a cold cache; the dropout stream must not shift."""
+    before = torch.get_rng_state()
+    matmul_peak(torch.device("cpu"), torch.float32, cache=tmp_path, n=64)
+    assert torch.equal(torch.get_rng_state(), before)
+
+
+def test_another_thread_count_is_another_entry(tmp_path):
+    cpu = torch.device("cpu")
+    threads = torch.get_num_threads()
+    try:
+        matmul_peak(cpu, torch.float32, cache=tmp_path, n=64)
+        torch.set_num_threads(1 if threads > 1 else 2)
+        matmul_peak(cpu, torch.float32, cache=tmp_path, n=64)
+    finally:
+        torch.set_num_threads(threads)
+    assert len(json.loads((tmp_path / CACHE_FILE).read_text())) == 2
+
+
+def test_meter_reports_tokens_per_second_and_mfu():
+    meter = ThroughputMeter(flops_per_token=1e6, peak_flops=1e9)
+    meter.add(1000)
+    time.sleep(0.05)
+    meter.exclude(0.025)
+    tps, mfu = meter.read()
+    assert tps == pytest.approx(1000 / 0.025, rel=0.5)
+    assert mfu == pytest.approx(tps * 1e6 / 1e9)
+    assert meter.read()[0] == 0.0
