@@ -87,3 +87,20 @@ def test_sentencepiece_model_round_trip(tmp_path, shakespeare_text):
     ds.save(sp)
     loaded = ds.load()
     assert loaded.encode("To be, or not") == sp.encode("To be, or not")
+
+
+def test_json_report_is_written_atomically(tmp_path):
+    from kedro_gpt.datasets import JSONReportDataset
+
+    ds = JSONReportDataset(filepath=str(tmp_path / "r.json"), version=Version(None, None))
+    ds.save({"documents_in": 3})
+    assert ds.load() == {"documents_in": 3}
+
+    class Unserialisable:
+        pass
+
+    ds2 = JSONReportDataset(filepath=str(tmp_path / "s.json"), version=Version(None, None))
+    with pytest.raises(DatasetError):
+        ds2.save({"bad": Unserialisable()})
+    # kedro-datasets' JSONDataset would leave an empty file that loads as the latest version
+    assert not [p for p in tmp_path.joinpath("s.json").rglob("*") if p.is_file()]

@@ -23,6 +23,9 @@ def make_project(tmp: Path, local_params: dict[str, dict] | None = None, raw: bo
     """
     project = tmp / "project"
     project.mkdir()
+    (
+        project / "src"
+    ).mkdir()  # kedro run expects the source folder; the package itself is installed
     shutil.copy(PROJECT_ROOT / "pyproject.toml", project)
     shutil.copytree(PROJECT_ROOT / "conf" / "base", project / "conf" / "base")
     shutil.copy(PROJECT_ROOT / "conf" / "logging.yml", project / "conf")
