@@ -167,3 +167,22 @@ def test_registered_model_is_served_by_mlflow(project):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_first_notebook_runs(project):
+    """The notebook a person opens first executes top to bottom against the run above."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    notebooks = project / "notebooks"
+    notebooks.mkdir(exist_ok=True)
+    source = Path(__file__).resolve().parents[2] / "notebooks" / "first_look.ipynb"
+    notebook = nbformat.read(source, as_version=4)
+    NotebookClient(
+        notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(notebooks)}}
+    ).execute()
+    outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    assert any("image/png" in o.get("data", {}) for o in outputs)
+    texts = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
+    assert "commit" in texts and "ROMEO:" in texts
