@@ -10,6 +10,8 @@ CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",
+    # conf/<env>/ and conf/local/ override single keys of conf/base/ (deep merge), not whole sections
+    "merge_strategy": {"parameters": "soft", "mlflow": "soft"},
     "config_patterns": {
         "mlflow": ["mlflow*", "mlflow*/**"],
     },

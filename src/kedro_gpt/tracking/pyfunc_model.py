@@ -1,8 +1,7 @@
-"""The MLflow pyfunc flavour of a kedro-gpt model: text in, generated text out.
+"""The MLflow pyfunc flavour of a kedro-gpt model: prompts in, generated continuations out.
 
 ``mlflow models serve --env-manager local -m models:/<name>/<version>`` serves it; a request is
-``{"inputs": ["ROMEO:"], "params": {"max_new_tokens": 50}}`` or a ``dataframe_records`` list
-with a ``prompt`` column.
+``{"inputs": ["ROMEO:"], "params": {"max_new_tokens": 50}}``.
 """
 
 from __future__ import annotations
@@ -10,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 import mlflow.pyfunc
-import pandas as pd
 
 SAMPLING_DEFAULTS: dict[str, Any] = {
     "max_new_tokens": 100,
@@ -23,21 +21,13 @@ SAMPLING_DEFAULTS: dict[str, Any] = {
 class GPTTextGenerator(mlflow.pyfunc.PythonModel):
     """Loads the model folder logged as the ``model`` artifact and completes prompts."""
 
-    def load_context(self, context: Any) -> None:
+    def load_context(self, context) -> None:  # noqa: ANN001 - MLflow's signature
         from kedro_gpt.model.bundle import ModelBundle
 
         self.bundle = ModelBundle.load(context.artifacts["model"])
 
-    def predict(
-        self, context: Any, model_input: Any, params: dict[str, Any] | None = None
-    ) -> list[str]:
-        if isinstance(model_input, pd.DataFrame):
-            column = "prompt" if "prompt" in model_input.columns else model_input.columns[0]
-            prompts = [str(p) for p in model_input[column]]
-        elif isinstance(model_input, str):
-            prompts = [model_input]
-        else:
-            prompts = [str(p) for p in model_input]
+    def predict(self, context, model_input: list[str], params=None) -> list[str]:  # noqa: ANN001
+        """Continue each prompt; ``params`` overrides SAMPLING_DEFAULTS (max_new_tokens, temperature…)."""
         sampling = {**SAMPLING_DEFAULTS, **(params or {})}
         max_new = int(sampling.pop("max_new_tokens"))
-        return [self.bundle.generate_text(p, max_new, **sampling) for p in prompts]
+        return [self.bundle.generate_text(str(p), max_new, **sampling) for p in model_input]

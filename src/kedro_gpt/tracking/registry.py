@@ -7,11 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
-from mlflow.models import infer_signature
 
 from kedro_gpt import __version__
 from kedro_gpt.model.bundle import ModelBundle
-from kedro_gpt.tracking.pyfunc_model import SAMPLING_DEFAULTS, GPTTextGenerator
+from kedro_gpt.tracking.pyfunc_model import GPTTextGenerator
 
 REQUIREMENTS = ["torch", "sentencepiece", "safetensors", "pandas", f"kedro_gpt=={__version__}"]
 
@@ -29,7 +28,6 @@ def register_model(
         raise RuntimeError(
             "no active MLflow run: registration needs kedro-mlflow (or mlflow.start_run())"
         )
-    signature = infer_signature(["ROMEO:"], ["text"], params=SAMPLING_DEFAULTS)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "model"
         folder.mkdir()
@@ -38,7 +36,6 @@ def register_model(
             name="model",
             python_model=GPTTextGenerator(),
             artifacts={"model": str(folder)},
-            signature=signature,
             pip_requirements=REQUIREMENTS,
             registered_model_name=name,
             input_example=(["ROMEO:"], {"max_new_tokens": 20}),
