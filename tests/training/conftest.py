@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +15,7 @@ from kedro_gpt.model.config import GPTConfig
 from kedro_gpt.model.gpt import GPT
 from kedro_gpt.tokenizer.shards import TokenShards
 from kedro_gpt.training.config import TrainConfig
+from kedro_gpt.training.meter import CACHE_FILE, machine_key
 
 TINY = {"vocab_size": 64, "block_size": 16, "n_layer": 2, "n_head": 2, "n_embd": 32}
 
@@ -44,10 +47,22 @@ def char_tokens(text: str) -> np.ndarray:
     return (np.frombuffer(text.encode("utf-8"), dtype=np.uint8) % 64).astype(np.uint16)
 
 
+@pytest.fixture(scope="session")
+def _peak_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A peak cache with a fixed figure, so loop tests do not measure on a busy machine
+    (test_meter.py tests the measuring and caching with caches of its own)."""
+    folder = tmp_path_factory.mktemp("kg_cache")
+    key = machine_key(torch.device("cpu"), torch.float32)
+    keys = {re.sub(r"threads=\d+", f"threads={n}", key) for n in (1, 2, torch.get_num_threads())}
+    table = {k: {"flops": 1e11, "quiet": True} for k in keys}
+    (folder / CACHE_FILE).write_text(json.dumps(table))
+    return folder
+
+
 @pytest.fixture(autouse=True)
-def _matmul_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
-    """Keep the measured-peak cache out of the home folder (measured once per session)."""
-    monkeypatch.setenv("KEDRO_GPT_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "kg_cache"))
+def _matmul_cache(_peak_cache: Path, monkeypatch: pytest.MonkeyPatch):
+    """Keep the measured-peak cache out of the home folder."""
+    monkeypatch.setenv("KEDRO_GPT_CACHE_DIR", str(_peak_cache))
 
 
 @pytest.fixture(scope="session")

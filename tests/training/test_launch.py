@@ -37,8 +37,8 @@ def make_spec(splits, out_dir, model=None, **train) -> TrainSpec:
     )
 
 
-def worker(spec_path, cache_dir) -> subprocess.Popen:
-    env = {**os.environ, "KEDRO_GPT_CACHE_DIR": str(cache_dir), "OMP_NUM_THREADS": "1"}
+def worker(spec_path) -> subprocess.Popen:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # with the test session's peak cache
     env["PYTHONPATH"] = str(PROJECT_ROOT / "src")
     return subprocess.Popen(
         [sys.executable, "-m", "kedro_gpt.training.worker", str(spec_path)],
@@ -74,7 +74,7 @@ def test_in_memory_shards_are_spilled_to_files(tmp_path):
 
 
 @pytest.mark.slow
-def test_sigkill_then_resume_ends_bitwise_equal(splits, tmp_path, monkeypatch):
+def test_sigkill_then_resume_ends_bitwise_equal(splits, tmp_path):
     """A worker killed after a checkpoint, resumed, ends with the uninterrupted run's weights."""
     settings = dict(
         model={"dropout": 0.1},  # dropout: the RNG streams must resume exactly too
@@ -83,10 +83,8 @@ def test_sigkill_then_resume_ends_bitwise_equal(splits, tmp_path, monkeypatch):
         eval_interval=50,
         log_interval=20,
     )
-    cache = tmp_path / "cache"
-    monkeypatch.setenv("KEDRO_GPT_CACHE_DIR", str(cache))
     killed = make_spec(splits, tmp_path / "killed", **settings)
-    proc = worker(killed.write(tmp_path / "k.json"), cache)
+    proc = worker(killed.write(tmp_path / "k.json"))
     deadline = time.monotonic() + 120
     while find_checkpoint(killed.out_dir) is None:
         assert proc.poll() is None, proc.stderr.read()
@@ -98,7 +96,7 @@ def test_sigkill_then_resume_ends_bitwise_equal(splits, tmp_path, monkeypatch):
     assert 0 < at < 120 and not (tmp_path / "killed" / RESULT_FILE).exists()
 
     resumed = killed.model_copy(update={"resume": True})
-    proc = worker(resumed.write(tmp_path / "r.json"), cache)
+    proc = worker(resumed.write(tmp_path / "r.json"))
     # meanwhile the uninterrupted run, through the same worker code, in this process
     whole = launch(make_spec(splits, tmp_path / "whole", **settings))
     assert proc.wait(timeout=180) == 0, proc.stderr.read()

@@ -1,6 +1,10 @@
-"""Kedro datasets that the catalog needs beyond kedro-datasets, all versioned and written atomically."""
+"""Kedro datasets that the catalog needs beyond kedro-datasets, all versioned and written atomically.
 
-from kedro_gpt.datasets.gpt_model import GPTModelDataset
+``GPTModelDataset`` is imported on first use, so the data stages do not load torch.
+"""
+
+from typing import Any
+
 from kedro_gpt.datasets.json_report import JSONReportDataset
 from kedro_gpt.datasets.parquet_stream import StreamingParquetDataset
 from kedro_gpt.datasets.sentencepiece_model import SentencePieceModelDataset
@@ -13,3 +17,11 @@ __all__ = [
     "StreamingParquetDataset",
     "TokenShardsDataset",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "GPTModelDataset":
+        from kedro_gpt.datasets.gpt_model import GPTModelDataset
+
+        return GPTModelDataset
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -4,7 +4,8 @@ MFU = achieved model FLOP/s ÷ (measured matmul FLOP/s × processes). The peak i
 large ``torch.mm`` at the current thread count (fp32 on CPU, bf16 or fp32 on CUDA), not a figure
 from a data sheet, so the ratio says how close the loop gets to what this machine's matmuls
 really do. It is cached in ``~/.cache/kedro_gpt/matmul_peak.json`` (or ``$KEDRO_GPT_CACHE_DIR``)
-under a key of host name, CPU model, thread count, device and dtype.
+under a key of host name, CPU model, thread count, device and dtype. On a CPU shared with other
+jobs a measurement is only final once it was taken while the machine was quiet.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ import socket
 import time
 from pathlib import Path
 
+import psutil
 import torch
 
 CACHE_FILE = "matmul_peak.json"
+QUIET_BUSY_PERCENT = 10.0
 
 
 def cache_dir() -> Path:
@@ -57,7 +60,7 @@ def _sync(device: torch.device) -> None:
 
 
 def measure_matmul_peak(
-    device: torch.device, dtype: torch.dtype, n: int | None = None, repeats: int = 5
+    device: torch.device, dtype: torch.dtype, n: int | None = None, repeats: int = 10
 ) -> float:
     """Best FLOP/s of ``repeats`` timed ``n×n @ n×n`` matmuls (after one warm-up)."""
     n = n or (8192 if device.type == "cuda" else 1024)
@@ -77,24 +80,41 @@ def measure_matmul_peak(
     return 2.0 * n**3 / best
 
 
+def _others_busy_percent(device: torch.device) -> float:
+    """CPU use by other processes just before measuring (0 on CUDA, where it matters little)."""
+    if device.type == "cuda":
+        return 0.0
+    return float(psutil.cpu_percent(interval=0.2))
+
+
 def matmul_peak(
     device: torch.device,
     dtype: torch.dtype,
     cache: Path | None = None,
     n: int | None = None,
 ) -> float:
-    """The cached matmul peak for this machine, measuring (and caching) it the first time."""
+    """The cached matmul peak for this machine, measuring (and caching) it when needed.
+
+    An entry measured while other processes kept the CPUs busy (over ``QUIET_BUSY_PERCENT``) is
+    not trusted: it is measured again on the next call, keeping the best figure seen, until a
+    measurement on a quiet machine makes it final.
+    """
     path = (cache or cache_dir()) / CACHE_FILE
     key = machine_key(device, dtype)
     try:
         table = json.loads(path.read_text())
     except (OSError, ValueError):
         table = {}
-    if isinstance(table, dict) and isinstance(table.get(key), int | float) and table[key] > 0:
-        return float(table[key])
-    peak = measure_matmul_peak(device, dtype, n=n)
     table = table if isinstance(table, dict) else {}
-    table[key] = peak
+    entry = table.get(key)
+    entry = entry if isinstance(entry, dict) else {}
+    cached = entry.get("flops")
+    cached = float(cached) if isinstance(cached, int | float) and cached > 0 else 0.0
+    if cached and entry.get("quiet") is True:
+        return cached
+    busy = _others_busy_percent(device)
+    peak = max(measure_matmul_peak(device, dtype, n=n), cached)
+    table[key] = {"flops": peak, "quiet": busy < QUIET_BUSY_PERCENT, "busy_percent": busy}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(table, indent=2, sort_keys=True))

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import sentencepiece as spm
 
@@ -34,8 +35,7 @@ def split_corpus(
 
 def _texts(split_documents: pq.ParquetFile, split: str, batch: int) -> Iterator[list[str]]:
     for record in split_documents.iter_batches(batch_size=batch, columns=["split", "text"]):
-        columns = record.to_pydict()
-        texts = [t for s, t in zip(columns["split"], columns["text"], strict=True) if s == split]
+        texts = record.filter(pc.equal(record.column("split"), split)).column("text").to_pylist()
         if texts:
             yield texts
 
