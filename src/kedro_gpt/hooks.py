@@ -7,7 +7,13 @@ from typing import Any
 from kedro.framework.hooks import hook_impl
 from kedro.io import AbstractVersionedDataset
 
-from kedro_gpt.tracking.lineage import git_commit, log_artifact, tag_dataset_version, tag_run
+from kedro_gpt.tracking.lineage import (
+    enable_system_metrics,
+    git_commit,
+    log_artifact,
+    tag_dataset_version,
+    tag_run,
+)
 
 
 class LineageHooks:
@@ -15,6 +21,10 @@ class LineageHooks:
 
     def __init__(self) -> None:
         self._catalog: Any = None
+
+    @hook_impl
+    def after_context_created(self, context: Any) -> None:
+        enable_system_metrics()  # before kedro-mlflow starts the run
 
     @hook_impl
     def after_catalog_created(self, catalog: Any) -> None:

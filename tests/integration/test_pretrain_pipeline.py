@@ -88,6 +88,7 @@ def test_mlflow_run_tracks_training_and_lineage(project):
     ):
         assert key in metrics, key
     assert "eval.bits_per_char" in metrics
+    assert any(k.startswith("system/cpu_utilization") for k in metrics), sorted(metrics)
     assert tags["git_commit"]
     for dataset in ("train_tokens", "val_tokens", "tokenizer"):
         assert tags[f"lineage.input.{dataset}"] == versions(project, _path(dataset))[-1]

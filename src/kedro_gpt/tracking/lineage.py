@@ -6,6 +6,7 @@ import subprocess
 from pathlib import Path
 
 import mlflow
+import mlflow.system_metrics
 
 MAX_TAG = 5000
 
@@ -56,3 +57,11 @@ def log_artifact(path: str | Path, artifact_path: str | None) -> None:
         )
     elif path.exists():
         mlflow.log_artifact(str(path), artifact_path=artifact_path)
+
+
+def enable_system_metrics(sampling_interval_s: float = 5.0) -> None:
+    """Log CPU, memory, disk, network (psutil) and GPU (where present) as ``system/*`` metrics
+    of every MLflow run started from now on."""
+    mlflow.system_metrics.set_system_metrics_sampling_interval(sampling_interval_s)
+    mlflow.system_metrics.set_system_metrics_samples_before_logging(1)
+    mlflow.enable_system_metrics_logging()
