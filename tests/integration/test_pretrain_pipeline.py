@@ -115,7 +115,8 @@ def test_registered_model_is_served_by_mlflow(project):
     )
     assert registration["model_uri"] == "models:/kedro-gpt/1"
     port = _free_port()
-    bin_dir = Path(sys.executable).parent  # mlflow starts `uvicorn` from PATH, as in an activated venv
+    # mlflow starts `uvicorn` from PATH, as in an activated venv
+    bin_dir = Path(sys.executable).parent
     env = {
         **os.environ,
         "MLFLOW_TRACKING_URI": f"sqlite:///{project / 'mlflow.db'}",
@@ -180,9 +181,14 @@ def test_first_notebook_runs(project):
     source = Path(__file__).resolve().parents[2] / "notebooks" / "first_look.ipynb"
     notebook = nbformat.read(source, as_version=4)
     NotebookClient(
-        notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(notebooks)}}
+        notebook,
+        timeout=300,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(notebooks)}},
     ).execute()
-    outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
+    outputs = [
+        o for cell in notebook.cells if cell.cell_type == "code" for o in cell.get("outputs", [])
+    ]
     assert not [o for o in outputs if o.get("output_type") == "error"]
     assert any("image/png" in o.get("data", {}) for o in outputs)
     texts = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
