@@ -68,7 +68,7 @@ def evaluate_model(
         metrics.get("bits_per_char", float("nan")),
     )
     text = "\n\n".join(f"=== prompt: {p!r} ===\n{p}{c}" for p, c in samples.items()) + "\n"
-    return report, metric_history(metrics), text
+    return report, metric_history({k: v for k, v in metrics.items() if k != "final"}), text
 
 
 def register_trained_model(
