@@ -30,7 +30,8 @@ def cache_dir() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "kedro_gpt"
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux), else what ``platform`` says."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -46,7 +47,7 @@ def machine_key(device: torch.device, dtype: torch.dtype) -> str:
     return "|".join(
         [
             socket.gethostname(),
-            _cpu_model(),
+            cpu_model(),
             f"threads={torch.get_num_threads()}",
             dev,
             str(dtype).removeprefix("torch."),
