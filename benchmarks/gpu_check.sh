@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# GPU check (for a machine with a CUDA GPU): ~200 optimizer steps of GPT-2 124M with `--env=gpu`
+# (bf16 autocast, torch.compile, SDPA flash attention) on the bundled corpus; prints tokens/s and
+# MFU against the GPU's bf16 matmul peak measured on the spot. Meant to finish in under 5 minutes.
+#   bash benchmarks/gpu_check.sh            # from the project root
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export KEDRO_DISABLE_TELEMETRY=true PYTHONUNBUFFERED=1
+STEPS=${STEPS:-200}
+ACCUM=${ACCUM:-4}   # 16 × 1024 × 4 = 65,536 tokens per step (conf/gpu uses 32 for ~0.5M)
+
+command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+[ -x .venv/bin/kedro ] || make install
+.venv/bin/python -c "import torch; assert torch.cuda.is_available(), 'no CUDA device'; print('torch', torch.__version__, torch.cuda.get_device_name(0))"
+
+start=$(date +%s)
+.venv/bin/kedro run --env=gpu --pipelines=data
+.venv/bin/kedro run --env=gpu --pipelines=pretraining --params \
+  "pretraining.training.max_steps=${STEPS},pretraining.training.grad_accum_steps=${ACCUM},pretraining.training.warmup_steps=20,pretraining.training.eval_interval=100000,pretraining.training.checkpoint_interval=100000,pretraining.training.log_interval=20,pretraining.checkpoint_dir=data/06_models/checkpoints/gpu-check" \
+  2>&1 | tee /tmp/kedro_gpt_gpu_check.log
+echo "wall time: $(( $(date +%s) - start )) s"
+
+.venv/bin/python - <<'PY'
+import sqlite3, statistics
+db = sqlite3.connect("mlflow.db")
+run = db.execute("select run_uuid from runs order by start_time desc limit 1").fetchone()[0]
+def series(key):
+    return [v for (v,) in db.execute(
+        "select value from metrics where run_uuid=? and key=? order by step", (run, key))]
+tps, mfu = series("train/tokens_per_s")[1:], series("train/mfu")[1:]  # first interval includes compile
+peak = series("system/matmul_peak_flops")
+print(f"GPT-2 124M, bf16, compile: median {statistics.median(tps):,.0f} tokens/s, "
+      f"MFU {100 * statistics.median(mfu):.1f}% of the measured bf16 peak "
+      f"({peak[0] / 1e12:.0f} TFLOP/s)" if tps and mfu and peak else "no training metrics found")
+PY
