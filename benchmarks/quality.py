@@ -1,0 +1,185 @@
+"""Quality per compute: bits per character on exactly nanoGPT's Tiny Shakespeare validation split.
+
+Each configuration trains on the first 90 % of Tiny Shakespeare for a wall-clock budget and is
+scored on every character of the last 10 % (``data[int(n * 0.9):]``, nanoGPT's split): total nats
+of the validation tokens ÷ the split's 111,540 characters ÷ ln 2, so character-level and BPE
+tokenizers are compared on the same characters. The steps done are reported too, since
+wall-clock budgets are noisy on a shared machine. Run it on an otherwise idle machine.
+
+    .venv/bin/python benchmarks/quality.py --minutes 2.5                     # the ablation table
+    .venv/bin/python benchmarks/quality.py --minutes 10 --configs best       # the long run
+    .venv/bin/python benchmarks/quality.py --minutes 0.1 --configs baseline --no-write   # smoke
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import machine_info, machine_line, write_section  # noqa: E402
+
+from kedro_gpt.model.config import GPTConfig  # noqa: E402
+from kedro_gpt.model.gpt import GPT  # noqa: E402
+from kedro_gpt.tokenizer.config import SentencePieceConfig  # noqa: E402
+from kedro_gpt.tokenizer.split import split_offset  # noqa: E402
+from kedro_gpt.tokenizer.train import train_sentencepiece  # noqa: E402
+from kedro_gpt.training.config import TrainConfig  # noqa: E402
+from kedro_gpt.training.data import RandomWindows  # noqa: E402
+from kedro_gpt.training.device import resolve_precision  # noqa: E402
+from kedro_gpt.training.distributed import DistContext  # noqa: E402
+from kedro_gpt.training.evaluate import ShardEvaluator  # noqa: E402
+from kedro_gpt.training.loop import train  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT / "data" / "01_raw" / "tinyshakespeare" / "input.txt"
+SHAPE = {"n_layer": 6, "n_head": 6, "n_embd": 192, "block_size": 256}
+# name -> (vocab: "char" or a BPE size, model switches, training overrides)
+CONFIGS: dict[str, tuple[Any, dict[str, Any], dict[str, Any]]] = {
+    "char-gpt2": ("char", {}, {}),
+    "baseline": (2048, {}, {}),
+    "rope": (2048, {"rope": True}, {}),
+    "rope-lr3e-3": (2048, {"rope": True}, {"learning_rate": 3e-3}),
+    "rope-qknorm": (2048, {"rope": True, "qk_norm": True}, {"learning_rate": 3e-3}),
+    "rope-qknorm-relu2": (
+        2048,
+        {"rope": True, "qk_norm": True, "relu2": True},
+        {"learning_rate": 3e-3},
+    ),
+    "+untied-zero-softcap": (
+        2048,
+        {
+            "rope": True,
+            "qk_norm": True,
+            "relu2": True,
+            "tie_embeddings": False,
+            "zero_init_proj": True,
+            "logit_softcap": 30.0,
+        },
+        {"learning_rate": 3e-3},
+    ),
+    "+muon-wsd": (
+        2048,
+        {"rope": True, "qk_norm": True, "relu2": True},
+        {"learning_rate": 3e-3, "optimizer": "muon", "schedule": "wsd"},
+    ),
+}
+GROUPS = {"best": ["rope-qknorm-relu2"], "all": list(CONFIGS)}
+
+
+def splits(vocab: Any) -> tuple[np.ndarray, np.ndarray, int, dict[str, int]]:
+    text = CORPUS.read_text(encoding="utf-8")
+    k = split_offset(len(text), 0.1)
+    train_text, val_text = text[:k], text[k:]
+    if vocab == "char":
+        chars = sorted(set(text))
+        lookup = {c: i for i, c in enumerate(chars)}
+        encode = lambda s: [lookup[c] for c in s]  # noqa: E731
+        size = len(chars)
+    else:
+        sp = train_sentencepiece([train_text], SentencePieceConfig(vocab_size=vocab))
+        encode, size = sp.encode, sp.get_piece_size()
+    meta = {"text_chars": len(val_text), "text_bytes": len(val_text.encode())}
+    return (
+        np.array(encode(train_text), np.uint16),
+        np.array(encode(val_text), np.uint16),
+        size,
+        meta,
+    )
+
+
+def run(name: str, minutes: float, threads: int, seed: int = 1337) -> dict[str, Any]:
+    vocab, switches, overrides = CONFIGS[name]
+    train_ids, val_ids, size, meta = splits(vocab)
+    config = GPTConfig(vocab_size=size, dropout=0.0, **SHAPE, **switches)
+    torch.manual_seed(seed)
+    model = GPT(config)
+    settings = {
+        "batch_size": 16,
+        "learning_rate": 1e-3,
+        "warmup_steps": 50,
+        "max_minutes": minutes,
+        "eval_interval": 10**9,
+        "checkpoint_interval": 10**9,
+        "log_interval": 50,
+        "final_eval": False,
+        "progress_bar": False,
+        "num_threads": threads,
+        "seed": seed,
+        "device": "cpu",
+        "dtype": "float32",
+        "min_lr_ratio": 0.1,
+        **overrides,
+    }
+    batches = RandomWindows([train_ids], SHAPE["block_size"], settings["batch_size"], seed=seed)
+    with tempfile.TemporaryDirectory() as out:
+        result = train(model, batches, TrainConfig(**settings), out, model_config=config.to_dict())
+    evaluator = ShardEvaluator([val_ids], meta, SHAPE["block_size"], 16, 1, seed=0)
+    metrics = evaluator.evaluate(
+        model, resolve_precision("cpu", "float32"), DistContext(), full=True
+    )
+    return {
+        "name": name,
+        "vocab": vocab,
+        "switches": switches,
+        "overrides": overrides,
+        "steps": result.step,
+        "tokens": result.tokens,
+        "minutes": minutes,
+        "bits_per_char": metrics["bits_per_char"],
+        "nats_per_char": metrics["bits_per_char"] * math.log(2),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--minutes", type=float, default=2.5)
+    parser.add_argument(
+        "--configs", nargs="+", default=["all"], help=f"names or groups {list(GROUPS)}"
+    )
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args(argv)
+    names = [n for c in args.configs for n in GROUPS.get(c, [c])]
+    rows = []
+    for name in names:
+        row = run(name, args.minutes, args.threads)
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2))
+    table = "\n".join(
+        [
+            "| config | vocab | switches / overrides | steps | tokens | bits/char | nats/char |",
+            "|---|---|---|---|---|---|---|",
+            *(
+                f"| {r['name']} | {r['vocab']} | {r['switches'] or '-'} {r['overrides'] or ''} | {r['steps']:,} "
+                f"| {r['tokens']:,} | **{r['bits_per_char']:.3f}** | {r['nats_per_char']:.3f} |"
+                for r in rows
+            ),
+        ]
+    )
+    text = (
+        f"Command: `.venv/bin/python benchmarks/quality.py --minutes {args.minutes} --configs "
+        f"{' '.join(args.configs)}`. {machine_line(machine_info(('torch',)))}\n\n"
+        f"Shape {SHAPE}, batch 16, AdamW unless noted, {args.minutes} min of training each, scored on all "
+        f"111,540 characters of nanoGPT's validation split.\n\n{table}"
+    )
+    print(text)
+    if not args.no_write:
+        write_section(text, f"## Quality per compute ({args.minutes:g} min)")
+
+
+if __name__ == "__main__":
+    main()
