@@ -44,7 +44,7 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 run: install
-	$(BIN)/kedro run --pipeline=$(PIPELINE)
+	$(BIN)/kedro run --pipelines=$(PIPELINE)
 
 test: install-dev
 	$(BIN)/python -m pytest
