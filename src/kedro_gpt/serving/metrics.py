@@ -1,0 +1,41 @@
+"""Prometheus metrics of one app (its own registry, so several apps can live in one process)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter(
+            "kedro_gpt_requests",
+            "HTTP requests by endpoint and status",
+            ["endpoint", "status"],
+            registry=r,
+        )
+        self.latency = Histogram(
+            "kedro_gpt_request_seconds",
+            "Time to answer a generation request",
+            ["endpoint"],
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120),
+            registry=r,
+        )
+        self.prompt_tokens = Counter("kedro_gpt_prompt_tokens", "Prompt tokens read", registry=r)
+        self.generated_tokens = Counter(
+            "kedro_gpt_generated_tokens", "Tokens generated", registry=r
+        )
+        self.batch_size = Histogram(
+            "kedro_gpt_batch_size",
+            "Requests decoded together",
+            buckets=(1, 2, 4, 8, 16, 32, 64),
+            registry=r,
+        )
+        self.queued = Gauge("kedro_gpt_queued_requests", "Requests waiting", registry=r)
+        self.running = Gauge("kedro_gpt_running_requests", "Requests being decoded", registry=r)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,149 @@
+"""The real ``kedro-gpt`` command line, run in subprocesses."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+
+from kedro_gpt.model import generate
+from kedro_gpt.model.bundle import ModelBundle
+
+from .conftest import free_port
+from .tiny_bundle import save_tiny_bundle
+
+CLI = [sys.executable, "-m", "kedro_gpt.serving.cli"]
+ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "KEDRO_DISABLE_TELEMETRY": "true"}
+
+
+def run(
+    *args: str, stdin: str | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*CLI, *args],
+        check=False,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=ENV,
+        cwd=cwd,
+    )
+
+
+def test_generate_streams_the_greedy_continuation(tiny_model_dir, tiny_bundle):
+    out = run("generate", "ROMEO:", "--model", str(tiny_model_dir), "--temperature", "0",
+              "--max-tokens", "6")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    sp = tiny_bundle.tokenizer
+    eot = sp.piece_to_id("<|endoftext|>")
+    new = generate(tiny_bundle.model, [sp.encode("ROMEO:")], 6, temperature=0, stop_tokens=[eot])
+    assert out.stdout == "ROMEO:" + sp.decode(new[0]) + "\n"
+
+
+@pytest.mark.slow
+def test_default_model_is_the_latest_catalog_version(tmp_path, shakespeare_text, tiny_model_dir):
+    models = tmp_path / "gpt_model"
+    save_tiny_bundle(shakespeare_text[:60_000], models / "2026-01-01T00.00.00.000Z" / "gpt_model")
+    latest = models / "2026-02-01T00.00.00.000Z" / "gpt_model"
+    latest.parent.mkdir(parents=True)
+    latest.symlink_to(tiny_model_dir)
+    args = ["generate", "KING:", "--temperature", "0", "--max-tokens", "5"]
+    by_default = run(*args, "--models-dir", str(models))
+    by_version = run(*args, "--models-dir", str(models), "--model", "2026-02-01T00.00.00.000Z")
+    by_folder = run(*args, "--model", str(tiny_model_dir))
+    assert by_default.returncode == 0, by_default.stderr
+    assert by_default.stdout == by_version.stdout == by_folder.stdout
+
+
+@pytest.mark.slow
+def test_missing_model_is_a_clear_error(tmp_path):
+    out = run("generate", "x", "--models-dir", str(tmp_path))
+    assert out.returncode == 1 and "no trained model under" in out.stderr
+    assert "Traceback" not in out.stderr
+    out = run("generate", "x", "--model", "models:/nothing/1", "--tracking-uri",
+              f"sqlite:///{tmp_path}/mlflow.db")  # fmt: skip
+    assert out.returncode == 1 and "cannot fetch model 'models:/nothing/1'" in out.stderr
+
+
+def test_chat_reads_messages_from_piped_stdin(tiny_model_dir):
+    out = run("chat", "--model", str(tiny_model_dir), "--max-tokens", "5", "--system", "Be brief.",
+              stdin="Hello\n/reset\nWho are you?\n")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count("assistant> ") == 2
+
+
+@pytest.mark.slow
+def test_export_and_import_hf(tiny_model_dir, tiny_bundle, tmp_path):
+    out = run("export-hf", str(tmp_path / "hf"), "--model", str(tiny_model_dir))
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "hf" / "tokenizer.json").is_file()
+    out = run("import-hf", str(tmp_path / "hf"), str(tmp_path / "back"))
+    assert out.returncode == 0, out.stderr
+    back = ModelBundle.load(tmp_path / "back")
+    assert back.config == tiny_bundle.config
+
+
+@pytest.mark.slow
+def test_export_of_a_non_gpt2_model_is_refused(tmp_path, shakespeare_text):
+    folder = save_tiny_bundle(shakespeare_text[:60_000], tmp_path / "rope", rope=True)
+    out = run("export-hf", str(tmp_path / "hf"), "--model", str(folder))
+    assert out.returncode == 1 and "GPT-2-layout" in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.slow
+def test_serve_a_registered_mlflow_model(tmp_path, tiny_bundle):
+    """Register the tiny model in a fresh MLflow store, then `serve --model models:/tiny@champion`."""
+    import mlflow
+
+    from kedro_gpt.tracking.registry import register_model
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    mlflow.set_tracking_uri(uri)
+    try:
+        with mlflow.start_run():
+            registered = register_model(tiny_bundle, "tiny")
+        mlflow.MlflowClient().set_registered_model_alias("tiny", "champion", registered["version"])
+    finally:
+        mlflow.set_tracking_uri(None)
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            *CLI,
+            "serve",
+            "--model",
+            "models:/tiny@champion",
+            "--tracking-uri",
+            uri,
+            "--port",
+            str(port),
+        ],  # fmt: skip
+        env=ENV,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert proc.poll() is None, proc.stdout.read()
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.2)
+        client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="x", max_retries=0)
+        out = client.completions.create(model="kedro-gpt", prompt="ROMEO:", max_tokens=5)
+        assert out.usage.completion_tokens <= 5 and out.choices[0].finish_reason
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
