@@ -65,6 +65,16 @@ class GPT(nn.Module):
         The loss is ``None`` without targets, and 0 (with zero gradients) when every target is
         masked, so a fully masked fine-tuning batch cannot poison training with NaN.
         """
+        logits = self._head(self.hidden_states(idx))
+        if targets is None:
+            return logits, None
+        loss_sum = F.cross_entropy(
+            logits.flatten(0, 1), targets.flatten(), ignore_index=IGNORE_INDEX, reduction="sum"
+        )
+        return logits, loss_sum / (targets != IGNORE_INDEX).sum().clamp_min(1)
+
+    def hidden_states(self, idx: Tensor) -> Tensor:
+        """The final hidden states ``[B, T, n_embd]`` (after ``ln_f``, before the LM head)."""
         T = idx.shape[1]
         if T > self.config.block_size:
             raise ValueError(
@@ -79,13 +89,7 @@ class GPT(nn.Module):
         x = self.transformer.drop(x)
         for block in self.transformer.h:
             x = block(x, rope)
-        logits = self._head(self.transformer.ln_f(x))
-        if targets is None:
-            return logits, None
-        loss_sum = F.cross_entropy(
-            logits.flatten(0, 1), targets.flatten(), ignore_index=IGNORE_INDEX, reduction="sum"
-        )
-        return logits, loss_sum / (targets != IGNORE_INDEX).sum().clamp_min(1)
+        return self.transformer.ln_f(x)
 
     def forward_cached(self, idx: Tensor, cache: KVCache, start_pos: int) -> Tensor:
         """Run ``idx`` ``[B, T]`` at cache columns ``start_pos…``; logits of the last one ``[B, V]``.
