@@ -1,0 +1,132 @@
+"""Typed fine-tuning settings (validated from ``parameters_finetuning.yml``)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from kedro_gpt.config import StrictModel
+from kedro_gpt.training.config import TrainConfig
+
+Task = Literal["chat", "classification", "text2text", "continued_pretraining"]
+
+
+class LoRAParams(StrictModel):
+    rank: int = Field(8, ge=1)
+    alpha: float = Field(16.0, gt=0)
+    dropout: float = Field(0.0, ge=0, lt=1)
+    target_modules: list[str] = Field(
+        default_factory=lambda: ["attn.c_attn", "attn.c_proj"],
+        min_length=1,
+        description="suffixes of linear module names, e.g. attn.c_attn, mlp.c_fc",
+    )
+
+
+class BaseModelParams(StrictModel):
+    """Where the starting weights come from: the ``gpt_model`` input (catalog; pin a version
+    with ``--load-versions=gpt_model:<ts>``) unless ``mlflow_uri`` names a registered model."""
+
+    mlflow_uri: str | None = Field(None, description="e.g. models:/kedro-gpt/3")
+
+
+class GenerationParams(StrictModel):
+    """Greedy generation of held-out answers for BLEU / chrF."""
+
+    eval_examples: int = Field(20, ge=0, description="held-out examples generated and scored")
+    max_new_tokens: int = Field(64, ge=1)
+    samples_logged: int = Field(5, ge=0)
+
+
+class ChatParams(StrictModel):
+    """Chat files: JSONL with ``messages`` or question/answer (prompt/response) fields, or CSV
+    with the question and answer columns named below."""
+
+    files: list[str] = Field(
+        default_factory=lambda: [
+            "qa_python_faq/python_faq_qa.jsonl",
+            "qa_truthfulqa/TruthfulQA.csv",
+        ],
+        min_length=1,
+    )
+    prompt_keys: list[str] = Field(
+        default_factory=lambda: ["prompt", "question", "Question", "instruction"]
+    )
+    response_keys: list[str] = Field(
+        default_factory=lambda: ["response", "answer", "Best Answer", "output"]
+    )
+    system_prompt: str | None = None
+    eval_fraction: float = Field(0.1, gt=0, lt=1)
+    generation: GenerationParams = GenerationParams()
+
+
+class ClassificationParams(StrictModel):
+    """Labelled texts: one-text-per-line files named in ``label_files`` (label → file), and/or
+    CSV/JSONL ``files`` with ``text_column`` and ``label_column``."""
+
+    label_files: dict[str, str] = Field(
+        default_factory=lambda: {
+            "negative": "sentiment_rt_polarity/rt-polarity.neg",
+            "positive": "sentiment_rt_polarity/rt-polarity.pos",
+        }
+    )
+    files: list[str] = Field(default_factory=list)
+    text_column: str = "text"
+    label_column: str = "label"
+    labels: list[str] | None = Field(
+        None, description="the allowed labels; default: the keys of label_files"
+    )
+    max_examples: int | None = Field(None, ge=2, description="a seeded random subset")
+    eval_fraction: float = Field(0.1, gt=0, lt=1)
+    pooling: Literal["last", "mean"] = "last"
+    scratch_baseline: bool = Field(True, description="train the same model from scratch too")
+
+
+class Text2TextParams(StrictModel):
+    """Source → target pairs (TSV, CSV or JSONL) rendered as one chat turn each."""
+
+    train_file: str = "parallel_bible/kjv-web.train.tsv"
+    eval_file: str = "parallel_bible/kjv-web.dev.tsv"
+    source_column: str = "kjv_en"
+    target_column: str = "web_en"
+    instruction: str | None = Field(
+        "Rewrite in modern English.", description="system message; null for none"
+    )
+    max_train: int | None = Field(None, ge=1)
+    generation: GenerationParams = GenerationParams()
+
+
+class ContinuedPretrainingParams(StrictModel):
+    """New plain-text files to keep pretraining on (last ``val_fraction`` of each is held out)."""
+
+    files: list[str] = Field(default_factory=lambda: ["parallel_bible/kjv-web.dev.tsv"])
+    val_fraction: float = Field(0.1, gt=0, lt=1)
+
+
+class RegistryParams(StrictModel):
+    """Registration of the fine-tuned model in the MLflow model registry (for ``evaluate``)."""
+
+    enabled: bool = True
+    model_name: str = Field("kedro-gpt-finetuned", min_length=1)
+
+
+class FinetuningConfig(StrictModel):
+    task: Task = "chat"
+    mode: Literal["full", "freeze", "lora"] = "full"
+    freeze_layers: int = Field(0, ge=0, description="mode freeze: the lowest N blocks + embeddings")
+    lora: LoRAParams = LoRAParams()
+    base_model: BaseModelParams = BaseModelParams()
+    seed: int = 1337
+    training: TrainConfig = Field(description="the loop's settings; batch_size = examples")
+    checkpoint_dir: str = "data/06_models/checkpoints/finetune"
+    chat: ChatParams = ChatParams()
+    classification: ClassificationParams = ClassificationParams()
+    text2text: Text2TextParams = Text2TextParams()
+    continued_pretraining: ContinuedPretrainingParams = ContinuedPretrainingParams()
+    registry: RegistryParams = RegistryParams()
+
+    @model_validator(mode="after")
+    def _check(self) -> FinetuningConfig:
+        if self.mode == "freeze" and self.freeze_layers < 1:
+            raise ValueError("mode 'freeze' needs freeze_layers >= 1")
+        return self

@@ -1,0 +1,92 @@
+"""Fine-tuning nodes: fine-tune the starting model on the configured task, plot the result."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+
+from kedro_gpt.config import parse_params
+from kedro_gpt.finetune.config import FinetuningConfig
+from kedro_gpt.finetune.run import run_task
+from kedro_gpt.model.bundle import ModelBundle
+from kedro_gpt.tracking.lineage import tag_run
+from kedro_gpt.tracking.metrics import metric_history
+from kedro_gpt.tracking.mlflow_callback import MLflowCallback
+from kedro_gpt.tracking.model_source import (
+    catalog_model_lineage,
+    lineage_tags,
+    load_registered_model,
+)
+from kedro_gpt.tracking.registry import register_model
+from kedro_gpt.training.result import TrainResult
+
+logger = logging.getLogger(__name__)
+
+
+def finetune(
+    gpt_model: ModelBundle,
+    task_files: dict[str, Callable[[], str]],
+    params: dict[str, Any],
+) -> tuple[ModelBundle, dict[str, Any], dict[str, dict[str, float]], str, Figure]:
+    """Fine-tune ``gpt_model`` (or the MLflow model of ``base_model.mlflow_uri``) on the task.
+
+    Returns the fine-tuned model, the report, metrics for MLflow, sample generations and a
+    plot (the confusion matrix for classification, the loss curves otherwise).
+    """
+    config = parse_params(FinetuningConfig, params, "finetuning")
+    if config.base_model.mlflow_uri:
+        bundle = load_registered_model(config.base_model.mlflow_uri)
+    else:
+        bundle = ModelBundle(
+            gpt_model.model,
+            gpt_model.tokenizer,
+            {**gpt_model.info, "lineage": catalog_model_lineage("gpt_model")},
+        )
+    tag_run(
+        {
+            "finetune.task": config.task,
+            "finetune.mode": config.mode,
+            **lineage_tags(bundle.info.get("lineage") or {}),
+        }
+    )
+    result = run_task(bundle, task_files, config, [MLflowCallback()])
+    logger.info("fine-tuning (%s, %s) done: %s", config.task, config.mode, result.metrics)
+    figure = result.figure or _loss_figure(result.history, config.task)
+    return result.bundle, result.report, metric_history(result.metrics), result.samples, figure
+
+
+def _loss_figure(history: dict[str, Any], task: str) -> Figure:
+    result = TrainResult.from_dict(history)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    if result.history:
+        ax.plot([h["step"] for h in result.history], [h["loss"] for h in result.history], "-")
+    if result.evals:
+        ax.plot([e["step"] for e in result.evals], [e["loss"] for e in result.evals], "o-")
+    ax.legend(["train loss", "held-out loss"][: len(ax.lines)])
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("loss (nats)")
+    ax.set_title(f"fine-tuning ({task}): {result.step} steps")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def register_finetuned_model(
+    finetuned_model: ModelBundle, finetune_report: dict[str, Any], params: dict[str, Any]
+) -> dict[str, Any]:
+    """Log the fine-tuned model as an MLflow pyfunc model and register it (unless disabled),
+    tagged with its task metrics and the model it started from."""
+    config = parse_params(FinetuningConfig, params, "finetuning")
+    if not config.registry.enabled:
+        return {"registered": False}
+    tags = {f"finetune.{k}": f"{v:.6g}" for k, v in finetune_report["metrics"].items()}
+    tags["finetune.task"] = config.task
+    lineage = finetuned_model.info.get("base_model") or {}
+    tags.update({f"base_model.{k}": str(v) for k, v in lineage.items() if v is not None})
+    registration = register_model(finetuned_model, config.registry.model_name, tags)
+    logger.info("registered %s", registration["model_uri"])
+    return {"registered": True, **registration}

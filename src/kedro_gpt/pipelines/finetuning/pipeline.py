@@ -1,0 +1,30 @@
+"""The fine-tuning pipeline: fine-tune, report and plot; register the result in MLflow."""
+
+from kedro.pipeline import Node, Pipeline
+
+from kedro_gpt.pipelines.finetuning.nodes import finetune, register_finetuned_model
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return Pipeline(
+        [
+            Node(
+                finetune,
+                ["gpt_model", "task_files", "params:finetuning"],
+                [
+                    "finetuned_model",
+                    "finetune_report",
+                    "finetune_metrics",
+                    "finetune_samples",
+                    "finetune_plot",
+                ],
+                name="finetune",
+            ),
+            Node(
+                register_finetuned_model,
+                ["finetuned_model", "finetune_report", "params:finetuning"],
+                "finetune_registration",
+                name="register_finetuned_model",
+            ),
+        ]
+    )

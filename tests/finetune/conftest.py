@@ -1,0 +1,48 @@
+"""Fixtures: a small tokenizer trained on the bundled corpus and a tiny GPT bundle."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from kedro_gpt.finetune.config import FinetuningConfig
+from kedro_gpt.model.bundle import ModelBundle
+from kedro_gpt.model.config import GPTConfig
+from kedro_gpt.model.gpt import GPT
+from kedro_gpt.tokenizer.config import SentencePieceConfig
+from kedro_gpt.tokenizer.train import train_sentencepiece
+
+
+@pytest.fixture(scope="session")
+def sp(shakespeare_text):
+    return train_sentencepiece([shakespeare_text[:100_000]], SentencePieceConfig(vocab_size=400))
+
+
+@pytest.fixture
+def bundle(sp):
+    torch.manual_seed(0)
+    config = GPTConfig(
+        vocab_size=sp.get_piece_size(), block_size=48, n_layer=2, n_head=2, n_embd=32
+    )
+    return ModelBundle(GPT(config), sp, {"source": "pretraining", "step": 7})
+
+
+def tiny_config(tmp_path, **overrides) -> FinetuningConfig:
+    """A few optimizer steps on CPU."""
+    training = {
+        "batch_size": 4,
+        "max_steps": 6,
+        "learning_rate": 3e-3,
+        "warmup_steps": 1,
+        "eval_interval": 3,
+        "eval_batches": 2,
+        "log_interval": 3,
+        "checkpoint_interval": 100,
+        "progress_bar": False,
+        "device": "cpu",
+        "final_eval": False,
+        **overrides.pop("training", {}),
+    }
+    return FinetuningConfig.model_validate(
+        {"training": training, "checkpoint_dir": str(tmp_path / "ckpt"), **overrides}
+    )

@@ -1,0 +1,131 @@
+"""Each task end to end on tiny data with a tiny model (a few optimizer steps, seconds)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from kedro_gpt.finetune.batches import PaddedBatches, lm_row
+from kedro_gpt.finetune.data import pair_conversation
+from kedro_gpt.finetune.tasks import (
+    load_classifier,
+    predict_labels,
+    run_classification,
+    run_continued_pretraining,
+    run_conversations,
+    run_text2text,
+)
+from kedro_gpt.model.bundle import ModelBundle
+from kedro_gpt.training.data import IGNORE_INDEX, BatchSource
+from tests.finetune.conftest import tiny_config
+
+QA = [
+    [
+        {"role": "user", "content": f"What is {i} plus one?"},
+        {"role": "assistant", "content": f"It is {i + 1}."},
+    ]
+    for i in range(12)
+]
+
+
+def test_padded_batches_are_a_batch_source_with_masked_targets():
+    rows = [lm_row([5, 6, 7, 8], [False, False, True, True], 8), lm_row([1, 2], [False, True], 8)]
+    source = PaddedBatches(rows, 3, pad_id=0, seed=1)
+    assert isinstance(source, BatchSource)
+    x, y = source.next_batch()
+    assert x.shape == y.shape and x.dtype == torch.int64 and x.shape[0] == 3
+    assert rows[0][1].tolist() == [IGNORE_INDEX, 7, 8]
+    state = source.state_dict()
+    again = PaddedBatches(rows, 3, pad_id=0, seed=1)
+    again.load_state_dict(state)
+    torch.testing.assert_close(again.next_batch(), source.next_batch())
+
+
+@pytest.mark.parametrize("mode", ["full", "freeze", "lora"])
+def test_chat_trains_only_on_answers_and_saves_a_plain_gpt(bundle, tmp_path, mode):
+    config = tiny_config(
+        tmp_path,
+        task="chat",
+        mode=mode,
+        freeze_layers=1,
+        chat={"generation": {"eval_examples": 2, "max_new_tokens": 4}},
+    )
+    result = run_conversations(bundle, QA, None, config, config.chat.generation, eval_fraction=0.25)
+    m = result.metrics
+    assert result.report["examples"] == {"train": 9, "eval": 3, "dropped_no_answer": 0}
+    assert m["response_loss"] < m["base_response_loss"]  # it learned something in 6 steps
+    assert 0 <= m["bleu"] <= 100 and 0 <= m["chrf"] <= 100
+    assert result.bundle.info["task"] == "chat" and result.bundle.info["step"] == 6
+    assert "<|assistant|>" in result.samples
+    result.bundle.save(tmp_path)
+    assert ModelBundle.load(tmp_path).config == bundle.config
+    # the starting bundle is untouched
+    assert all(p.requires_grad for p in bundle.model.parameters())
+
+
+def test_lora_trains_few_parameters(bundle, tmp_path):
+    config = tiny_config(tmp_path, mode="lora", lora={"rank": 2, "alpha": 4})
+    result = run_conversations(bundle, QA, None, config, config.chat.generation)
+    adaptation = result.report["adaptation"]
+    assert adaptation["trainable_params"] == adaptation["lora_params"]
+    assert adaptation["trainable_params"] < adaptation["total_params"] / 10
+    base = dict(bundle.model.named_parameters())
+    changed = [
+        n for n, p in result.bundle.model.named_parameters() if not torch.equal(p, base[n].detach())
+    ]
+    assert changed and all("attn" in n for n in changed)  # merged into the adapted layers only
+
+
+def test_classification_reports_model_scratch_and_majority(bundle, tmp_path):
+    examples = [(f"a wonderful moving film {i}", "positive") for i in range(16)] + [
+        (f"dull tedious mess {i}", "negative") for i in range(16)
+    ]
+    config = tiny_config(tmp_path, task="classification", training={"max_steps": 8})
+    result = run_classification(bundle, examples, ["negative", "positive"], config)
+    m = result.metrics
+    for key in ("accuracy", "macro_f1", "majority_accuracy", "scratch_accuracy"):
+        assert 0.0 <= m[key] <= 1.0
+    assert m["majority_accuracy"] == 0.5  # stratified 4/4 held out
+    assert result.report["scratch_baseline"]["steps"] == result.report["training"]["step"] == 8
+    assert sum(map(sum, result.report["finetuned"]["confusion_matrix"])) == 4
+    assert result.figure is not None
+    # the head travels in the bundle and predicts the same labels after a save/load
+    result.bundle.save(tmp_path)
+    classifier, labels = load_classifier(ModelBundle.load(tmp_path))
+    assert labels == ["negative", "positive"]
+    from kedro_gpt.finetune.tasks import _classification_rows
+
+    rows, _ = _classification_rows(bundle.tokenizer, examples, {"negative": 0, "positive": 1}, 48)
+    original, _ = load_classifier(result.bundle)
+    assert predict_labels(classifier, rows, 8) == predict_labels(original, rows, 8)
+
+
+def test_text2text_reports_the_copy_baseline(bundle, tmp_path):
+    pairs = [(f"thou art {i}", f"you are {i}") for i in range(10)]
+    config = tiny_config(
+        tmp_path,
+        task="text2text",
+        text2text={"generation": {"eval_examples": 3, "max_new_tokens": 5}},
+    )
+    result = run_text2text(bundle, pairs[:7], pairs[7:], config)
+    m = result.metrics
+    assert "copy_baseline_bleu" in m and "bleu" in m and m["copy_baseline_chrf"] > 0
+    assert result.report["examples"]["eval"] == 3
+    assert pair_conversation("a", None, "x")[-1] == {"role": "user", "content": "a"}
+
+
+def test_continued_pretraining_lowers_the_held_out_loss(bundle, tmp_path, shakespeare_text):
+    config = tiny_config(tmp_path, task="continued_pretraining", training={"max_steps": 10})
+    result = run_continued_pretraining(bundle, [shakespeare_text[:20_000]], config)
+    m = result.metrics
+    assert m["val_loss"] < m["base_val_loss"]
+    assert m["val_bits_per_char"] > 0
+
+
+def test_long_prompts_keep_the_start_of_the_answer():
+    ids = list(range(100, 130))
+    mask = [False] * 20 + [True] * 10
+    x, y = lm_row(ids, mask, 8)
+    assert len(x) == 8 and x[0] == 116  # half a block before the first answer token (120)
+    assert y.tolist() == [IGNORE_INDEX] * 3 + [120, 121, 122, 123, 124]
+    assert lm_row([1, 2, 3], [False, False, False], 8) is None
