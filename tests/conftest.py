@@ -21,3 +21,19 @@ def project_root() -> Path:
 @pytest.fixture(scope="session")
 def shakespeare_text() -> str:
     return TINY_SHAKESPEARE.read_text(encoding="utf-8")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_mlflow_state():
+    """MLflow keeps the tracking URI, the active experiment and runs in process globals (and
+    ``set_experiment`` exports MLFLOW_EXPERIMENT_ID): reset them after each test so that a test's
+    fresh store never inherits an experiment id from another test's store."""
+    yield
+    import mlflow
+    from mlflow.tracking import fluent
+
+    while mlflow.active_run() is not None:
+        mlflow.end_run()
+    fluent._active_experiment_id = None
+    os.environ.pop("MLFLOW_EXPERIMENT_ID", None)
+    mlflow.set_tracking_uri(None)
