@@ -2,8 +2,8 @@
 
 ``POST /v1/completions`` and ``/v1/chat/completions`` (JSON, or server-sent events with
 ``stream: true`` ending in ``data: [DONE]``), ``GET /v1/models``, ``GET /health``,
-``GET /metrics`` (Prometheus), ``POST /v1/classify`` (400 for a model without a
-classification head). Every error has an OpenAI body; see :mod:`kedro_gpt.serving.errors`.
+``GET /metrics`` (Prometheus), ``POST /v1/classify`` (labels and probabilities from a model the
+fine-tuning stage gave a classification head; 400 for a model without one). Every error has an OpenAI body; see :mod:`kedro_gpt.serving.errors`.
 """
 
 from __future__ import annotations
@@ -16,12 +16,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
+import torch
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
 from kedro_gpt.model.bundle import ModelBundle
+from kedro_gpt.model.classifier import GPTClassifier
 from kedro_gpt.serving import schemas as s
 from kedro_gpt.serving.engine import GenerationEngine, GenRequest, QueueFull, Sampling
 from kedro_gpt.serving.errors import APIError, error_body, install_error_handlers
@@ -58,6 +60,29 @@ class _Served:
         self.eot = eot if sp.id_to_piece(eot) == ENDOFTEXT and eot != sp.unk_id() else None
         self.max_prompt_tokens = settings.max_prompt_tokens or bundle.config.block_size
         self.created = int(time.time())
+        head = bundle.info.get("classifier")  # saved by the fine-tuning stage's classification task
+        self.classifier = GPTClassifier.from_head_state(bundle.model, head).eval() if head else None
+        self.labels: list[str] = list(head["labels"]) if head else []
+
+    def classify(self, texts: list[str]) -> list[dict[str, Any]]:
+        """Label and per-label probabilities of each text (its first ``block_size`` tokens)."""
+        assert self.classifier is not None
+        block, pad = self.bundle.config.block_size, self.classifier.pad_id
+        rows = [self.bundle.tokenizer.encode(t)[:block] for t in texts]
+        width = max(len(r) for r in rows)
+        x = torch.full((len(rows), width), pad, dtype=torch.long)
+        for i, row in enumerate(rows):
+            x[i, : len(row)] = torch.tensor(row, dtype=torch.long)
+        with torch.inference_mode():
+            probs = torch.softmax(self.classifier(x)[0], dim=-1).tolist()
+        return [
+            {
+                "index": i,
+                "label": self.labels[max(range(len(p)), key=p.__getitem__)],
+                "scores": dict(zip(self.labels, p, strict=True)),
+            }
+            for i, p in enumerate(probs)
+        ]
 
     def decode(self, ids: list[int]) -> str:
         return self.bundle.tokenizer.decode(ids)
@@ -260,13 +285,21 @@ def create_app(bundle: ModelBundle, settings: ServerSettings | None = None) -> F
     @app.post("/v1/classify", responses=ERRORS, dependencies=[Depends(_authorize)])
     async def classify(body: s.ClassifyRequest) -> Any:
         _check_model(body.model, settings)
-        raise APIError(
-            400,
-            f"model {settings.model_name!r} has no classification head; "
-            "/v1/classify serves classification models only",
-            param="model",
-            code="no_classification_head",
-        )
+        if served.classifier is None:
+            raise APIError(
+                400,
+                f"model {settings.model_name!r} has no classification head; "
+                "/v1/classify serves classification models only",
+                param="model",
+                code="no_classification_head",
+            )
+        texts = [body.input] if isinstance(body.input, str) else list(body.input)
+        if not texts or len(texts) > settings.max_prompts:
+            raise APIError(400, f"send 1 to {settings.max_prompts} texts in 'input'", param="input")
+        if any(not t.strip() for t in texts):
+            raise APIError(400, "every text in 'input' must be non-empty", param="input")
+        data = await asyncio.to_thread(served.classify, texts)
+        return {"object": "list", "model": settings.model_name, "data": data}
 
     return app
 

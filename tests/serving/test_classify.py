@@ -1,0 +1,44 @@
+"""``POST /v1/classify`` on a real server, for a model saved with a classification head."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+import torch
+
+from kedro_gpt.model.bundle import ModelBundle
+from kedro_gpt.model.classifier import GPTClassifier
+from kedro_gpt.tokenizer.special_tokens import PAD
+
+from .conftest import running_server
+
+
+@pytest.fixture(scope="module")
+def classifier_bundle(tiny_model_dir) -> tuple[ModelBundle, GPTClassifier]:
+    bundle = ModelBundle.load(tiny_model_dir)
+    torch.manual_seed(3)
+    classifier = GPTClassifier(bundle.model, 2, bundle.tokenizer.piece_to_id(PAD)).eval()
+    bundle.info["classifier"] = {**classifier.head_state(), "labels": ["neg", "pos"]}
+    return bundle, classifier
+
+
+def test_classify_answers_with_the_heads_labels_and_probabilities(classifier_bundle):
+    bundle, classifier = classifier_bundle
+    texts = ["a fine and moving film", "dull, dull, dull"]
+    with running_server(bundle) as url:
+        response = httpx.post(
+            f"{url}/v1/classify", json={"model": "kedro-gpt", "input": texts}, timeout=30
+        )
+        empty = httpx.post(
+            f"{url}/v1/classify", json={"model": "kedro-gpt", "input": [" "]}, timeout=30
+        )
+    assert response.status_code == 200, response.text
+    data = response.json()["data"]
+    assert [d["index"] for d in data] == [0, 1]
+    for text, item in zip(texts, data, strict=True):
+        ids = torch.tensor([bundle.tokenizer.encode(text)])
+        with torch.inference_mode():
+            expected = torch.softmax(classifier(ids)[0], dim=-1)[0].tolist()
+        assert item["scores"]["neg"] == pytest.approx(expected[0], abs=1e-5)
+        assert item["label"] == ["neg", "pos"][int(expected[1] > expected[0])]
+    assert empty.status_code == 400 and empty.json()["error"]["param"] == "input"
