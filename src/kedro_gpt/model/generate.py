@@ -67,7 +67,7 @@ def generate(
         ]
     stops = {operator.index(t) for t in stop_tokens}
     with _eval_mode(model):
-        steps = _token_steps(model, rows, max_new_tokens, use_cache=use_cache, **kwargs)
+        steps = token_steps(model, rows, max_new_tokens, use_cache=use_cache, **kwargs)
         if not stops:  # no per-step host sync at all: one transfer at the end
             return torch.stack(list(steps), dim=1).tolist()
         out: list[list[int]] = [[] for _ in rows]
@@ -112,7 +112,7 @@ def stream_generate(
     _check_args(max_new_tokens, temperature, top_k, top_p, stop_tokens)
     stops = {operator.index(t) for t in stop_tokens}
     with _eval_mode(model):
-        steps = _token_steps(
+        steps = token_steps(
             model,
             rows,
             max_new_tokens,
@@ -129,7 +129,7 @@ def stream_generate(
             yield token
 
 
-def _token_steps(
+def token_steps(
     model: GPT,
     rows: list[list[int]],
     max_new_tokens: int,

@@ -22,6 +22,7 @@ from fastapi.responses import Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
+from kedro_gpt.finetune.batches import classification_row, collate
 from kedro_gpt.model.bundle import ModelBundle
 from kedro_gpt.model.classifier import GPTClassifier
 from kedro_gpt.serving import schemas as s
@@ -67,12 +68,9 @@ class _Served:
     def classify(self, texts: list[str]) -> list[dict[str, Any]]:
         """Label and per-label probabilities of each text (its first ``block_size`` tokens)."""
         assert self.classifier is not None
-        block, pad = self.bundle.config.block_size, self.classifier.pad_id
-        rows = [self.bundle.tokenizer.encode(t)[:block] for t in texts]
-        width = max(len(r) for r in rows)
-        x = torch.full((len(rows), width), pad, dtype=torch.long)
-        for i, row in enumerate(rows):
-            x[i, : len(row)] = torch.tensor(row, dtype=torch.long)
+        block = self.bundle.config.block_size
+        rows = [classification_row(self.bundle.tokenizer.encode(t), 0, block) for t in texts]
+        x, _ = collate([r for r in rows if r is not None], self.classifier.pad_id)
         with torch.inference_mode():
             probs = torch.softmax(self.classifier(x)[0], dim=-1).tolist()
         return [

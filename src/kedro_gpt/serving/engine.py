@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from kedro_gpt.model.generate import _token_steps
+from kedro_gpt.model.generate import token_steps
 from kedro_gpt.model.gpt import GPT
 
 logger = logging.getLogger(__name__)
@@ -189,7 +189,7 @@ class GenerationEngine:
 
     def _run(self, batch: list[GenRequest]) -> None:
         s = batch[0].sampling
-        steps = _token_steps(
+        steps = token_steps(
             self.model,
             [r.prompt_ids for r in batch],
             max(r.max_tokens for r in batch),
