@@ -17,6 +17,13 @@ SWITCH_COMBOS = [
     for rope, qk, relu2, tie, cap in itertools.product(
         (False, True), (False, True), (False, True), (True, False), (None, 3.0)
     )
+] + [  # value embeddings alone, and with every other switch on
+    {**combo, "value_embeddings": True}
+    for combo in (
+        {"rope": False, "qk_norm": False, "relu2": False, "tie_embeddings": True},
+        {"rope": True, "qk_norm": True, "relu2": True, "tie_embeddings": False},
+    )
+    for combo in ({**combo, "logit_softcap": 3.0 if combo["rope"] else None},)
 ]
 
 

@@ -22,6 +22,7 @@ def test_defaults_are_the_gpt2_layout() -> None:
         ("tie_embeddings", False),
         ("zero_init_proj", True),
         ("logit_softcap", 30.0),
+        ("value_embeddings", True),
     ],
 )
 def test_any_switch_leaves_the_gpt2_layout(switch: str, value: object) -> None:
@@ -83,3 +84,14 @@ def test_gpt2_presets_have_the_published_parameter_counts(preset: str, expected:
     with torch.device("meta"):  # shapes only: no memory, no init cost
         model = GPT(model_config(preset, 50257))
     assert model.num_params(non_embedding=False) == expected
+
+
+@pytest.mark.parametrize(
+    ("n_layer", "tables", "fed"),
+    [(1, 1, [0]), (2, 1, [0, 0]), (4, 2, [0, 1, 0, 1]), (12, 3, [0, 1, 2, *[None] * 6, 0, 1, 2])],
+)
+def test_value_embedding_tables_feed_the_first_and_last_layers(n_layer, tables, fed) -> None:
+    config = GPTConfig(n_layer=n_layer, value_embeddings=True)
+    assert config.value_embed_tables == tables
+    assert [config.value_embed_layer_table(i) for i in range(n_layer)] == fed
+    assert GPTConfig(n_layer=n_layer).value_embed_tables == 0

@@ -14,6 +14,7 @@ GPT2_SWITCHES: dict[str, Any] = {
     "tie_embeddings": True,
     "zero_init_proj": False,
     "logit_softcap": None,
+    "value_embeddings": False,
 }
 
 
@@ -29,6 +30,9 @@ class GPTConfig:
     - ``tie_embeddings``: the output head shares the token embedding matrix; ``False`` unties it.
     - ``zero_init_proj``: zero-initialise the attention and MLP output projections.
     - ``logit_softcap``: ``cap * tanh(logits / cap)`` on the output logits.
+    - ``value_embeddings``: extra token-embedding tables added to the attention values of the
+      first and last layers (modded-nanogpt): ``value_embed_tables`` tables, table ``j`` feeding
+      layer ``j`` and layer ``n_layer - tables + j``.
     """
 
     vocab_size: int = 2048
@@ -44,6 +48,7 @@ class GPTConfig:
     tie_embeddings: bool = True
     zero_init_proj: bool = False
     logit_softcap: float | None = None
+    value_embeddings: bool = False
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
@@ -78,6 +83,20 @@ class GPTConfig:
     @property
     def head_dim(self) -> int:
         return self.n_embd // self.n_head
+
+    @property
+    def value_embed_tables(self) -> int:
+        """How many value-embedding tables the model holds (0 with the switch off)."""
+        return max(1, min(3, self.n_layer // 2)) if self.value_embeddings else 0
+
+    def value_embed_layer_table(self, layer: int) -> int | None:
+        """The value-embedding table that feeds ``layer``, or ``None``."""
+        k = self.value_embed_tables
+        if layer < k:
+            return layer
+        if k and layer >= self.n_layer - k:
+            return layer - (self.n_layer - k)
+        return None
 
     @property
     def is_gpt2_layout(self) -> bool:

@@ -36,6 +36,9 @@ class GPT(nn.Module):
         modules["ln_f"] = nn.LayerNorm(config.n_embd, bias=config.bias)
         self.transformer = nn.ModuleDict(modules)
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
+        self.value_embeds = nn.ModuleList(
+            nn.Embedding(config.vocab_size, config.n_embd) for _ in range(config.value_embed_tables)
+        )
         if config.tie_embeddings:
             self.transformer.wte.weight = self.lm_head.weight
         self.rotary = RotaryEmbedding(config.head_dim, config.block_size) if config.rope else None
@@ -87,9 +90,16 @@ class GPT(nn.Module):
         else:
             rope = (self.rotary.cos[:T], self.rotary.sin[:T])
         x = self.transformer.drop(x)
-        for block in self.transformer.h:
-            x = block(x, rope)
+        value_embeds = self._value_embeds(idx)
+        for block, ve in zip(self.transformer.h, value_embeds, strict=True):
+            x = block(x, rope, value_embed=ve)
         return self.transformer.ln_f(x)
+
+    def _value_embeds(self, idx: Tensor) -> list[Tensor | None]:
+        """The value embedding each layer adds to its attention values (``None`` for most)."""
+        tables = [emb(idx) for emb in self.value_embeds]
+        layer_table = (self.config.value_embed_layer_table(i) for i in range(self.config.n_layer))
+        return [None if j is None else tables[j] for j in layer_table]
 
     def forward_cached(self, idx: Tensor, cache: KVCache, start_pos: int) -> Tensor:
         """Run ``idx`` ``[B, T]`` at cache columns ``start_pos…``; logits of the last one ``[B, V]``.
@@ -119,8 +129,9 @@ class GPT(nn.Module):
             rope = (self.rotary.cos[start_pos:end], self.rotary.sin[start_pos:end])
         else:
             rope = (self.rotary.cos[pos].unsqueeze(1), self.rotary.sin[pos].unsqueeze(1))
-        for block, k, v in zip(self.transformer.h, cache.k, cache.v, strict=True):
-            x = block(x, rope, (k, v), start_pos, mask)
+        layers = zip(self.transformer.h, cache.k, cache.v, self._value_embeds(idx), strict=True)
+        for block, k, v, ve in layers:
+            x = block(x, rope, (k, v), start_pos, mask, ve)
         return self._head(self.transformer.ln_f(x[:, -1]))
 
     def _padded_mask(self, pad: Tensor, start_pos: int, end: int) -> Tensor:
@@ -157,6 +168,7 @@ class GPT(nn.Module):
                 n -= self.transformer.wpe.weight.numel()
             if not self.config.tie_embeddings:
                 n -= self.transformer.wte.weight.numel()
+            n -= sum(e.weight.numel() for e in self.value_embeds)
         return n
 
     def flops_per_token(self) -> float:

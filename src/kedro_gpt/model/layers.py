@@ -36,14 +36,19 @@ class CausalSelfAttention(nn.Module):
         kv: tuple[Tensor, Tensor] | None = None,
         start_pos: int = 0,
         mask: Tensor | None = None,
+        value_embed: Tensor | None = None,
     ) -> Tensor:
         """Attend ``x`` ``[B, T, C]``; with ``kv`` (one layer's cache), write then read the cache.
+
+        ``value_embed`` ``[B, T, C]`` (the ``value_embeddings`` switch) is added to the values.
 
         ``mask`` (bool, True = attend) is required unless queries and keys are aligned: the full
         forward, a prefill at ``start_pos`` 0, or a single new token attending to every cached key.
         """
         B, T, C = x.shape
         q, k, v = self.c_attn(x).split(self.n_embd, dim=2)
+        if value_embed is not None:
+            v = v + value_embed
         q = q.view(B, T, self.n_head, self.head_dim).transpose(1, 2)
         k = k.view(B, T, self.n_head, self.head_dim).transpose(1, 2)
         v = v.view(B, T, self.n_head, self.head_dim).transpose(1, 2)
@@ -107,6 +112,7 @@ class Block(nn.Module):
         kv: tuple[Tensor, Tensor] | None = None,
         start_pos: int = 0,
         mask: Tensor | None = None,
+        value_embed: Tensor | None = None,
     ) -> Tensor:
-        x = x + self.attn(self.ln_1(x), rope, kv, start_pos, mask)
+        x = x + self.attn(self.ln_1(x), rope, kv, start_pos, mask, value_embed)
         return x + self.mlp(self.ln_2(x))
