@@ -6,6 +6,9 @@ import pytest
 import torch
 
 from kedro_gpt.model import generate, stream_generate
+from kedro_gpt.model.decode import DecodePlan
+from kedro_gpt.model.kv_cache import KVCache
+from kedro_gpt.model.lora import apply_lora
 
 from .helpers import SWITCH_COMBOS, combo_id
 
@@ -30,6 +33,42 @@ def test_batched_prompts_of_different_lengths_equal_one_by_one(make_model, rope:
         alone = [generate(model, [p], new, temperature=0)[0] for p in PROMPTS]
         assert batched == alone
         assert batched == generate(model, PROMPTS, new, temperature=0, use_cache=False)
+
+
+@pytest.mark.parametrize("combo", SWITCH_COMBOS, ids=combo_id)
+@pytest.mark.parametrize("padded", [False, True])
+def test_decode_plan_step_equals_forward_cached(make_model, combo: dict, padded: bool) -> None:
+    model = make_model(**combo).eval()
+    plan = DecodePlan.of(model)
+    assert plan is not None
+    prompt = torch.tensor([[0, 0, 3, 14, 15], [2, 7, 18, 28, 18]])
+    caches = [KVCache.allocate(model.config, 2, 12) for _ in range(2)]
+    with torch.no_grad():
+        for cache in caches:
+            cache.pad = torch.tensor([2, 0]) if padded else None
+            model.forward_cached(prompt, cache, 0)
+        pointers = [t.data_ptr() for t in caches[1].k + caches[1].v]
+        tokens = torch.tensor([5, 9])
+        for col in range(5, 12):
+            want = model.forward_cached(tokens[:, None], caches[0], col)
+            got = plan.step(tokens, caches[1], col)
+            torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+            tokens = want.argmax(-1)
+        for a, b in zip(caches[0].k + caches[0].v, caches[1].k + caches[1].v, strict=True):
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+    assert [t.data_ptr() for t in caches[1].k + caches[1].v] == pointers  # written in place
+    with pytest.raises(ValueError, match="exceeds its capacity 12"):
+        plan.step(tokens, caches[1], 12)
+
+
+def test_decode_plan_leaves_lora_and_hooked_models_to_the_module_path(make_model) -> None:
+    model = make_model()
+    handle = model.transformer.h[0].register_forward_hook(lambda *args: None)
+    assert DecodePlan.of(model) is None
+    handle.remove()
+    assert DecodePlan.of(model) is not None
+    apply_lora(model, rank=2, alpha=4, target_modules=["attn.c_attn"])
+    assert DecodePlan.of(model) is None
 
 
 def test_kv_cache_is_allocated_once_and_never_moves(make_model) -> None:

@@ -26,6 +26,7 @@ from functools import partial
 import torch
 from torch import Tensor
 
+from kedro_gpt.model.decode import DecodePlan
 from kedro_gpt.model.gpt import GPT
 from kedro_gpt.model.kv_cache import KVCache
 from kedro_gpt.model.sampling import check_sampling, sample_next
@@ -176,6 +177,7 @@ def token_steps(
     capacity = min(block_size, P + N)
     dtype = next(model.parameters()).dtype
     cache = KVCache.allocate(model.config, len(rows), capacity, device=device, dtype=dtype)
+    plan = DecodePlan.of(model)  # the fast one-token step, when the model's modules allow it
 
     def prefill(end: int) -> tuple[Tensor, int]:
         """(Re)fill the cache with the last ``capacity`` columns of ``seq[:, :end]``."""
@@ -192,7 +194,10 @@ def token_steps(
         if step + 1 == N:
             return
         if filled < capacity:
-            logits = model.forward_cached(tokens[:, None], cache, filled)
+            if plan is None:
+                logits = model.forward_cached(tokens[:, None], cache, filled)
+            else:
+                logits = plan.step(tokens, cache, filled)
             filled += 1
         else:  # the window is full: slide it by recomputing the cache (see module docstring)
             logits, filled = prefill(P + step + 1)
