@@ -42,34 +42,32 @@ from kedro_gpt.training.loop import train  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "data" / "01_raw" / "tinyshakespeare" / "input.txt"
 SHAPE = {"n_layer": 6, "n_head": 6, "n_embd": 192, "block_size": 256}
-# name -> (vocab: "char" or a BPE size, model switches, training overrides)
+# name -> (vocab: "char" or a BPE size, model switches and shape overrides, training overrides).
+# Each row adds one change to the row it names in its comment (or to "rope-qknorm-relu2").
+BEST_SWITCHES = {"rope": True, "qk_norm": True, "relu2": True}
 CONFIGS: dict[str, tuple[Any, dict[str, Any], dict[str, Any]]] = {
-    "char-gpt2": ("char", {}, {}),
-    "baseline": (2048, {}, {}),
-    "rope": (2048, {"rope": True}, {}),
-    "rope-lr3e-3": (2048, {"rope": True}, {"learning_rate": 3e-3}),
+    "char-gpt2": ("char", {}, {}),  # nanoGPT's setting: characters, GPT-2 layout
+    "baseline": (2048, {}, {}),  # + a 2048-piece BPE vocabulary
+    "rope": (2048, {"rope": True}, {}),  # + rotary positions
+    "rope-lr3e-3": (2048, {"rope": True}, {"learning_rate": 3e-3}),  # + 3x the learning rate
     "rope-qknorm": (2048, {"rope": True, "qk_norm": True}, {"learning_rate": 3e-3}),
-    "rope-qknorm-relu2": (
-        2048,
-        {"rope": True, "qk_norm": True, "relu2": True},
-        {"learning_rate": 3e-3},
-    ),
+    "rope-qknorm-relu2": (2048, BEST_SWITCHES, {"learning_rate": 3e-3}),
     "+untied-zero-softcap": (
         2048,
-        {
-            "rope": True,
-            "qk_norm": True,
-            "relu2": True,
-            "tie_embeddings": False,
-            "zero_init_proj": True,
-            "logit_softcap": 30.0,
-        },
+        {**BEST_SWITCHES, "tie_embeddings": False, "zero_init_proj": True, "logit_softcap": 30.0},
         {"learning_rate": 3e-3},
     ),
+    "+value-embed": (2048, {**BEST_SWITCHES, "value_embeddings": True}, {"learning_rate": 3e-3}),
     "+muon-wsd": (
         2048,
-        {"rope": True, "qk_norm": True, "relu2": True},
+        BEST_SWITCHES,
         {"learning_rate": 3e-3, "optimizer": "muon", "schedule": "wsd"},
+    ),
+    "+vocab-4096": (4096, BEST_SWITCHES, {"learning_rate": 3e-3}),
+    "+shape-4x128": (  # the cpu-small preset's shape
+        2048,
+        {**BEST_SWITCHES, "n_layer": 4, "n_head": 4, "n_embd": 128, "block_size": 128},
+        {"learning_rate": 3e-3},
     ),
 }
 GROUPS = {"best": ["rope-qknorm-relu2"], "all": list(CONFIGS)}
@@ -99,7 +97,7 @@ def splits(vocab: Any) -> tuple[np.ndarray, np.ndarray, int, dict[str, int]]:
 def run(name: str, minutes: float, threads: int, seed: int = 1337) -> dict[str, Any]:
     vocab, switches, overrides = CONFIGS[name]
     train_ids, val_ids, size, meta = splits(vocab)
-    config = GPTConfig(vocab_size=size, dropout=0.0, **SHAPE, **switches)
+    config = GPTConfig(vocab_size=size, dropout=0.0, **{**SHAPE, **switches})
     torch.manual_seed(seed)
     model = GPT(config)
     settings = {
@@ -119,10 +117,10 @@ def run(name: str, minutes: float, threads: int, seed: int = 1337) -> dict[str, 
         "min_lr_ratio": 0.1,
         **overrides,
     }
-    batches = RandomWindows([train_ids], SHAPE["block_size"], settings["batch_size"], seed=seed)
+    batches = RandomWindows([train_ids], config.block_size, settings["batch_size"], seed=seed)
     with tempfile.TemporaryDirectory() as out:
         result = train(model, batches, TrainConfig(**settings), out, model_config=config.to_dict())
-    evaluator = ShardEvaluator([val_ids], meta, SHAPE["block_size"], 16, 1, seed=0)
+    evaluator = ShardEvaluator([val_ids], meta, config.block_size, 16, 1, seed=0)
     metrics = evaluator.evaluate(
         model, resolve_precision("cpu", "float32"), DistContext(), full=True
     )
