@@ -1,11 +1,13 @@
-"""Project hooks: record the lineage of every run in MLflow and log marked datasets as artifacts."""
+"""Project hooks: record the lineage of every run in MLflow and log marked datasets as artifacts;
+skip loading the catalog model when fine-tuning starts from a model named elsewhere."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from kedro.framework.hooks import hook_impl
-from kedro.io import AbstractVersionedDataset
+from kedro.io import AbstractVersionedDataset, MemoryDataset
 
 from kedro_gpt.tracking.lineage import (
     enable_system_metrics,
@@ -14,6 +16,8 @@ from kedro_gpt.tracking.lineage import (
     tag_dataset_version,
     tag_run,
 )
+
+logger = logging.getLogger(__name__)
 
 
 class LineageHooks:
@@ -69,3 +73,37 @@ class LineageHooks:
         if artifact_path:
             path = dataset._get_versioned_path(version) if version else dataset._filepath
             log_artifact(str(path), artifact_path)
+
+
+class ExternalBaseModelHooks:
+    """Fine-tuning from ``finetuning.base_model.path`` or ``.mlflow_uri`` does not read the
+    ``gpt_model`` input: it is not loaded (the node gets None), so a project that never
+    pretrained, such as one starting from GPT-2's imported weights, can fine-tune.
+
+    Only when the fine-tuning node is the run's one reader of ``gpt_model``; the run's lineage
+    then names the model it did start from (``base_model.*`` tags) and no ``gpt_model`` version.
+    """
+
+    dataset = "gpt_model"
+    node_func = ("kedro_gpt.pipelines.finetuning.nodes", "finetune")
+
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
+        if self.dataset not in pipeline.inputs():
+            return
+        readers = [n for n in pipeline.nodes if self.dataset in n.inputs]
+        funcs = {
+            (getattr(n.func, "__module__", ""), getattr(n.func, "__name__", "")) for n in readers
+        }
+        if funcs != {self.node_func}:
+            return
+        try:
+            params = catalog.load("params:finetuning") or {}
+        except Exception:  # noqa: BLE001 - no fine-tuning parameters: nothing to decide
+            return
+        base = params.get("base_model") if isinstance(params, dict) else None
+        if isinstance(base, dict) and (base.get("path") or base.get("mlflow_uri")):
+            logger.info(
+                "finetuning.base_model names the starting model: %s is not loaded", self.dataset
+            )
+            catalog[self.dataset] = MemoryDataset(data=None)

@@ -2,9 +2,9 @@
 
 from kedro.config import OmegaConfigLoader
 
-from kedro_gpt.hooks import LineageHooks
+from kedro_gpt.hooks import ExternalBaseModelHooks, LineageHooks
 
-HOOKS = (LineageHooks(),)
+HOOKS = (LineageHooks(), ExternalBaseModelHooks())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

@@ -19,6 +19,7 @@ from kedro_gpt.model.hf import (  # noqa: E402
     import_hf_model,
 )
 from kedro_gpt.tokenizer.chat import render_chat  # noqa: E402
+from kedro_gpt.tokenizer.special_tokens import SPECIAL_TOKENS  # noqa: E402
 from tests.serving.tiny_bundle import make_tiny_bundle  # noqa: E402
 
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -113,8 +114,9 @@ def test_gpt2_saved_by_transformers_imports_with_the_same_logits(tmp_path):
     ids = torch.randint(0, 300, (2, 20), generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         assert (ours(ids)[0] - hf(ids).logits).abs().max().item() < 1e-4
-    with pytest.raises(HFConversionError, match=r"no sentencepiece tokenizer\.model"):
-        import_hf(tmp_path)
+    bundle = import_hf(tmp_path)  # its BPE tokenizer.json too: see test_hf_import_bpe.py
+    assert set(bundle.info["added_special_tokens"]) == set(SPECIAL_TOKENS)
+    assert bundle.config.vocab_size == 300  # the new ids fit in the model's unused rows
 
 
 def test_non_gpt2_activation_is_refused(tmp_path):

@@ -91,6 +91,44 @@ def test_export_and_import_hf(tiny_model_dir, tiny_bundle, tmp_path):
 
 
 @pytest.mark.slow
+def test_import_hf_of_gpt2s_own_bpe_tokenizer_then_generate_and_chat(tmp_path, shakespeare_text):
+    from tests.model.hf_gpt2 import make_gpt2_folder
+
+    hf_dir = make_gpt2_folder(shakespeare_text[:20_000], tmp_path / "gpt2")
+    model_dir = tmp_path / "model"
+    out = run("import-hf", str(hf_dir), str(model_dir))
+    assert out.returncode == 0, out.stderr
+    assert "added special tokens <|system|>, <|user|>, <|assistant|>, <|pad|>" in out.stdout
+    assert (model_dir / "tokenizer.json").is_file()
+    bundle = ModelBundle.load(model_dir)
+    tok = bundle.tokenizer
+    out = run("generate", "café ROMEO:", "--model", str(model_dir), "--temperature", "0",
+              "--max-tokens", "8")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    eot = tok.piece_to_id("<|endoftext|>")
+    new = generate(bundle.model, [tok.encode("café ROMEO:")], 8, temperature=0, stop_tokens=[eot])
+    assert out.stdout == "café ROMEO:" + tok.decode(new[0]) + "\n"
+    out = run("chat", "--model", str(model_dir), "--max-tokens", "4", stdin="Hello\n")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count("assistant> ") == 1
+    # the transformers folder itself is not a kedro-gpt model folder: a clear error
+    out = run("generate", "x", "--model", str(hf_dir))
+    assert out.returncode == 1 and "kedro-gpt import-hf" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+@pytest.mark.slow
+def test_import_hf_of_a_folder_without_tokenizer_is_refused(tmp_path):
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    config = GPT2Config(vocab_size=50, n_positions=8, n_embd=16, n_layer=1, n_head=2)
+    GPT2LMHeadModel(config).save_pretrained(tmp_path / "hf")
+    out = run("import-hf", str(tmp_path / "hf"), str(tmp_path / "out"))
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert f"{tmp_path / 'hf'} has no tokenizer" in out.stderr
+
+
+@pytest.mark.slow
 def test_export_of_a_non_gpt2_model_is_refused(tmp_path, shakespeare_text):
     folder = save_tiny_bundle(shakespeare_text[:60_000], tmp_path / "rope", rope=True)
     out = run("export-hf", str(tmp_path / "hf"), "--model", str(folder))

@@ -25,9 +25,19 @@ class LoRAParams(StrictModel):
 
 class BaseModelParams(StrictModel):
     """Where the starting weights come from: the ``gpt_model`` input (catalog; pin a version
-    with ``--load-versions=gpt_model:<ts>``) unless ``mlflow_uri`` names a registered model."""
+    with ``--load-versions=gpt_model:<ts>``) unless ``mlflow_uri`` names a registered model or
+    ``path`` a kedro-gpt model folder (e.g. GPT-2's weights, as ``kedro-gpt import-hf`` wrote)."""
 
     mlflow_uri: str | None = Field(None, description="e.g. models:/kedro-gpt/3")
+    path: str | None = Field(
+        None, description="a model folder, relative to the project; e.g. data/06_models/gpt2"
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> BaseModelParams:
+        if self.mlflow_uri and self.path:
+            raise ValueError("set mlflow_uri or path, not both")
+        return self
 
 
 class GenerationParams(StrictModel):

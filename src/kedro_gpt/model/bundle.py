@@ -1,7 +1,9 @@
 """A trained model as one folder: weights, config and the tokenizer that goes with them.
 
 ``model.safetensors`` (tied weights stored once), ``config.json`` (``{"model": GPTConfig,
-"info": {...}}``) and ``tokenizer.model`` (sentencepiece). Nothing is ever unpickled.
+"info": {...}}``) and the tokenizer: ``tokenizer.model`` (sentencepiece, what kedro-gpt trains)
+or ``tokenizer.json`` (a Hugging Face tokenizer such as GPT-2's BPE, see
+:class:`~kedro_gpt.tokenizer.hf_tokenizer.HFTokenizer`). Nothing is ever unpickled.
 """
 
 from __future__ import annotations
@@ -12,16 +14,29 @@ from pathlib import Path
 from typing import Any
 
 import safetensors.torch
-import sentencepiece as spm
 import torch
 
 from kedro_gpt.model.config import GPTConfig
 from kedro_gpt.model.generate import generate
 from kedro_gpt.model.gpt import GPT
+from kedro_gpt.tokenizer.files import (
+    SENTENCEPIECE_FILE,
+    load_tokenizer,
+    save_tokenizer,
+    tokenizer_file,
+)
+from kedro_gpt.tokenizer.protocol import TextTokenizer
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
-TOKENIZER_FILE = "tokenizer.model"
+TOKENIZER_FILE = SENTENCEPIECE_FILE  # or tokenizer.json: see kedro_gpt.tokenizer.files
+
+
+def is_model_folder(folder: str | Path) -> bool:
+    """Whether ``folder`` holds the weights, the config and a tokenizer of a model bundle."""
+    folder = Path(folder)
+    has_files = all((folder / f).is_file() for f in (WEIGHTS_FILE, CONFIG_FILE))
+    return has_files and tokenizer_file(folder) is not None
 
 
 def load_gpt(folder: str | Path, config: GPTConfig, device: str | torch.device = "cpu") -> GPT:
@@ -43,7 +58,7 @@ class ModelBundle:
     """A GPT, its tokenizer, and what is known of how it was made (``info``)."""
 
     model: GPT
-    tokenizer: spm.SentencePieceProcessor
+    tokenizer: TextTokenizer
     info: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -51,7 +66,8 @@ class ModelBundle:
         return self.model.config
 
     def save(self, folder: str | Path) -> None:
-        """Write the three files into ``folder`` (which must exist)."""
+        """Write the three files into ``folder`` (which must exist): the tokenizer as
+        ``tokenizer.model`` (sentencepiece) or ``tokenizer.json`` (:class:`HFTokenizer`)."""
         folder = Path(folder)
         safetensors.torch.save_model(self.model, str(folder / WEIGHTS_FILE))
         (folder / CONFIG_FILE).write_text(
@@ -62,17 +78,22 @@ class ModelBundle:
                 default=str,
             )
         )
-        (folder / TOKENIZER_FILE).write_bytes(self.tokenizer.serialized_model_proto())
+        save_tokenizer(self.tokenizer, folder)
 
     @classmethod
     def load(cls, folder: str | Path, device: str | torch.device = "cpu") -> ModelBundle:
         folder = Path(folder)
-        for name in (WEIGHTS_FILE, CONFIG_FILE, TOKENIZER_FILE):
+        for name in (WEIGHTS_FILE, CONFIG_FILE):
             if not (folder / name).is_file():
                 raise FileNotFoundError(f"model folder {folder} has no {name}")
+        tokenizer = load_tokenizer(folder)  # tokenizer.model or tokenizer.json
         meta = json.loads((folder / CONFIG_FILE).read_text())
+        if not isinstance(meta, dict) or "model" not in meta:
+            raise ValueError(
+                f"{folder / CONFIG_FILE} is not a kedro-gpt model config (no 'model' key); "
+                "a transformers GPT-2 folder becomes a model folder with `kedro-gpt import-hf`"
+            )
         config = GPTConfig.from_dict(meta["model"])
-        tokenizer = spm.SentencePieceProcessor(model_file=str(folder / TOKENIZER_FILE))
         return cls(load_gpt(folder, config, device), tokenizer, meta.get("info", {}))
 
     def generate_text(self, prompt: str, max_new_tokens: int = 200, **sampling: Any) -> str:

@@ -3,7 +3,14 @@
 Export writes ``config.json`` + ``model.safetensors`` (``GPT2LMHeadModel``), a fast tokenizer
 (``tokenizer.json``, converted from the sentencepiece model with transformers' own converter,
 which follows the model's normalizer settings: it encodes exactly like sentencepiece, a test
-checks it) with the chat template, and the sentencepiece ``tokenizer.model`` itself.
+checks it) with the chat template, and the sentencepiece ``tokenizer.model`` itself. A model
+whose tokenizer is already a Hugging Face one (imported, see below) exports it as is.
+
+Import keeps a sentencepiece ``tokenizer.model`` when the folder has one (an export of ours);
+otherwise the folder's ``tokenizer.json`` (GPT-2's own byte-level BPE) becomes an
+:class:`~kedro_gpt.tokenizer.hf_tokenizer.HFTokenizer`, and the special tokens kedro-gpt's tasks
+need (chat roles, padding) are added to it, the model growing a mean-initialised embedding row
+for each (``resize_token_embeddings``); the original tokens keep their ids and logits.
 
 Weights: parameter names are the same on both sides; HF's ``Conv1D`` stores the projection
 matrices transposed. GPT-2's activation is the tanh GELU (``gelu_new``), as ours; layer norm
@@ -21,10 +28,14 @@ from typing import Any
 import sentencepiece as spm
 import torch
 
-from kedro_gpt.model.bundle import CONFIG_FILE, TOKENIZER_FILE, ModelBundle
+from kedro_gpt.model.bundle import CONFIG_FILE, ModelBundle
 from kedro_gpt.model.config import GPT2_SWITCHES, GPTConfig
 from kedro_gpt.model.gpt import GPT
-from kedro_gpt.tokenizer.special_tokens import ENDOFTEXT, PAD
+from kedro_gpt.model.resize import grow_vocab
+from kedro_gpt.tokenizer.files import HF_TOKENIZER_FILE, SENTENCEPIECE_FILE, tokenizer_sha256
+from kedro_gpt.tokenizer.hf_tokenizer import NO_UNK, HFTokenizer
+from kedro_gpt.tokenizer.protocol import TextTokenizer
+from kedro_gpt.tokenizer.special_tokens import ENDOFTEXT, PAD, SPECIAL_TOKENS, find_token_id
 
 TRANSPOSED = ("attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight")
 TANH_GELUS = ("gelu_new", "gelu_pytorch_tanh", "gelu_fast")
@@ -42,11 +53,6 @@ class HFConversionError(ValueError):
 
 
 # -- export -------------------------------------------------------------------------------------
-
-
-def _token_id(sp: spm.SentencePieceProcessor, piece: str) -> int | None:
-    i = sp.piece_to_id(piece)
-    return i if i != sp.unk_id() and sp.id_to_piece(i) == piece else None
 
 
 def hf_config(config: GPTConfig, eos_id: int | None = None) -> Any:
@@ -91,11 +97,28 @@ def hf_state_dict(model: GPT) -> dict[str, torch.Tensor]:
     return out
 
 
-def hf_tokenizer(sp: spm.SentencePieceProcessor) -> Any:
+def hf_tokenizer(sp: TextTokenizer) -> Any:
     """A ``PreTrainedTokenizerFast`` that encodes like ``sp``, with the chat template."""
     from transformers import PreTrainedTokenizerFast
     from transformers.convert_slow_tokenizer import SpmConverter, import_protobuf
 
+    specials = {
+        k: v
+        for k, v in {"eos_token": ENDOFTEXT, "bos_token": ENDOFTEXT, "pad_token": PAD}.items()
+        if find_token_id(sp, v) is not None
+    }
+    chat_template = CHAT_TEMPLATE if find_token_id(sp, ENDOFTEXT) is not None else None
+    if isinstance(sp, HFTokenizer):
+        unk = sp.unk_id()
+        return PreTrainedTokenizerFast(
+            tokenizer_object=HFTokenizer.from_str(sp.to_str()).tokenizer,  # a copy
+            unk_token=None if unk == NO_UNK else sp.id_to_piece(unk),
+            chat_template=chat_template,
+            model_max_length=None,
+            **specials,
+        )
+    if not isinstance(sp, spm.SentencePieceProcessor):
+        raise HFConversionError(f"cannot export a {type(sp).__name__} tokenizer")
     proto = import_protobuf().ModelProto()
     proto.ParseFromString(sp.serialized_model_proto())
     vocab: Any = {p.piece: i for i, p in enumerate(proto.pieces)}
@@ -104,15 +127,10 @@ def hf_tokenizer(sp: spm.SentencePieceProcessor) -> Any:
     tokenizer = SpmConverter.build_tokenizer_from_spm_proto(proto, vocab, legacy=False)
     if tokenizer is None:
         raise HFConversionError("cannot convert this sentencepiece model to a fast tokenizer")
-    specials = {
-        k: v
-        for k, v in {"eos_token": ENDOFTEXT, "bos_token": ENDOFTEXT, "pad_token": PAD}.items()
-        if _token_id(sp, v) is not None
-    }
     return PreTrainedTokenizerFast(
         tokenizer_object=tokenizer,
         unk_token=sp.id_to_piece(sp.unk_id()),
-        chat_template=CHAT_TEMPLATE if _token_id(sp, ENDOFTEXT) is not None else None,
+        chat_template=chat_template,
         model_max_length=None,
         **specials,
     )
@@ -124,7 +142,7 @@ def export_hf(bundle: ModelBundle, folder: str | Path) -> Path:
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    config = hf_config(bundle.config, _token_id(bundle.tokenizer, ENDOFTEXT))
+    config = hf_config(bundle.config, find_token_id(bundle.tokenizer, ENDOFTEXT))
     hf = GPT2LMHeadModel(config)
     missing, unexpected = hf.load_state_dict(hf_state_dict(bundle.model), strict=False)
     missing = [k for k in missing if k != "lm_head.weight"]  # tied to wte
@@ -134,7 +152,8 @@ def export_hf(bundle: ModelBundle, folder: str | Path) -> Path:
     tokenizer = hf_tokenizer(bundle.tokenizer)
     tokenizer.model_max_length = bundle.config.block_size
     tokenizer.save_pretrained(folder)
-    (folder / TOKENIZER_FILE).write_bytes(bundle.tokenizer.serialized_model_proto())
+    if isinstance(bundle.tokenizer, spm.SentencePieceProcessor):
+        (folder / SENTENCEPIECE_FILE).write_bytes(bundle.tokenizer.serialized_model_proto())
     (folder / "kedro_gpt.json").write_text(json.dumps({"info": bundle.info}, default=str, indent=2))
     return folder
 
@@ -196,33 +215,71 @@ def import_hf_model(folder: str | Path) -> GPT:
     return gpt_from_hf(hf)
 
 
-def import_hf(folder: str | Path, out: str | Path | None = None) -> ModelBundle:
-    """A :class:`ModelBundle` from a GPT-2 folder that carries a sentencepiece ``tokenizer.model``
-    (as :func:`export_hf` writes); saved to ``out`` when given.
+def _load_tokenizer(folder: Path) -> TextTokenizer:
+    if (folder / SENTENCEPIECE_FILE).is_file():
+        return spm.SentencePieceProcessor(model_file=str(folder / SENTENCEPIECE_FILE))
+    if (folder / HF_TOKENIZER_FILE).is_file():
+        return HFTokenizer.from_file(folder / HF_TOKENIZER_FILE)
+    raise HFConversionError(
+        f"{folder} has no tokenizer: neither a sentencepiece {SENTENCEPIECE_FILE} (as "
+        f"export-hf writes) nor a {HF_TOKENIZER_FILE} (a transformers tokenizer, as GPT-2's)"
+    )
 
-    A folder with only a BPE ``tokenizer.json`` (GPT-2's own) is refused: a ModelBundle holds a
-    sentencepiece tokenizer. :func:`import_hf_model` still maps its weights.
+
+def add_special_tokens(
+    model: GPT, tokenizer: HFTokenizer, tokens: tuple[str, ...] = SPECIAL_TOKENS
+) -> tuple[GPT, dict[str, int]]:
+    """Add the ``tokens`` the tokenizer lacks as special tokens, and a row for each to the
+    model's token embedding (and LM head), initialised to the mean of the known tokens' rows.
+
+    Returns the model (a new one when it grew) and the added tokens with their ids.
+    """
+    known = tokenizer.get_piece_size()
+    added = tokenizer.add_special_tokens(tokens)
+    if not added:
+        return model, {}
+    ids = {token: tokenizer.piece_to_id(token) for token in added}
+    model = grow_vocab(model, tokenizer.get_piece_size(), ids.values(), known)
+    return model.eval(), ids
+
+
+def import_hf(folder: str | Path, out: str | Path | None = None) -> ModelBundle:
+    """A :class:`ModelBundle` from a local ``transformers`` GPT-2 folder; saved to ``out``
+    (a new folder: not ``folder``, both use ``config.json``) when given.
+
+    With a sentencepiece ``tokenizer.model`` (as :func:`export_hf` writes) the model is kept as
+    is. With only a ``tokenizer.json`` (GPT-2's own BPE) the tokenizer becomes an
+    :class:`HFTokenizer` and :func:`add_special_tokens` adds the special tokens fine-tuning and
+    chat need (``<|endoftext|>``, the role tokens, ``<|pad|>``); ``info`` records them.
     """
     folder = Path(folder)
-    sp_file = folder / TOKENIZER_FILE
-    if not sp_file.is_file():
+    if out is not None and Path(out).resolve() == folder.resolve():
         raise HFConversionError(
-            f"{folder} has no sentencepiece {TOKENIZER_FILE}: kedro-gpt models use sentencepiece "
-            "tokenizers, so a GPT-2 BPE tokenizer.json cannot become a ModelBundle yet "
-            "(import_hf_model maps the weights alone)"
+            f"write the kedro-gpt model to another folder than {folder}: both use {CONFIG_FILE}"
         )
-    sp = spm.SentencePieceProcessor(model_file=str(sp_file))
+    tokenizer = _load_tokenizer(folder)
     model = import_hf_model(folder)
-    if sp.get_piece_size() > model.config.vocab_size:
+    size = tokenizer.get_piece_size()
+    if size > model.config.vocab_size:
         raise HFConversionError(
-            f"{TOKENIZER_FILE} has {sp.get_piece_size()} pieces, more than the model's "
-            f"vocab_size {model.config.vocab_size}"
+            f"the tokenizer in {folder} has {size} tokens, more than the model's vocab_size "
+            f"{model.config.vocab_size}: it is not this model's tokenizer"
         )
     info: dict[str, Any] = {"imported_from": str(folder)}
+    if isinstance(tokenizer, HFTokenizer):
+        vocab_before = model.config.vocab_size
+        model, added = add_special_tokens(model, tokenizer)
+        info.update(
+            source="import-hf",
+            tokenizer=f"{HF_TOKENIZER_FILE} ({type(tokenizer.tokenizer.model).__name__})",
+            added_special_tokens=added,
+            vocab_size_before=vocab_before,
+            tokenizer_sha256=tokenizer_sha256(tokenizer),
+        )
     meta = folder / "kedro_gpt.json"
     if meta.is_file():
         info["exported_info"] = json.loads(meta.read_text()).get("info", {})
-    bundle = ModelBundle(model, sp, info)
+    bundle = ModelBundle(model, tokenizer, info)
     if out is not None:
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)

@@ -32,7 +32,7 @@ from kedro_gpt.serving.metrics import CONTENT_TYPE, Metrics
 from kedro_gpt.serving.settings import ServerSettings
 from kedro_gpt.serving.textstream import TextStream
 from kedro_gpt.tokenizer.chat import encode_chat
-from kedro_gpt.tokenizer.special_tokens import ENDOFTEXT
+from kedro_gpt.tokenizer.special_tokens import ENDOFTEXT, find_token_id
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": s.ErrorResponse} for code in (400, 401, 404, 413, 429, 503)
@@ -56,9 +56,7 @@ class _Served:
             on_batch=self.metrics.batch_size.observe,
             on_tokens=self.metrics.generated_tokens.inc,
         )
-        sp = bundle.tokenizer
-        eot = sp.piece_to_id(ENDOFTEXT)
-        self.eot = eot if sp.id_to_piece(eot) == ENDOFTEXT and eot != sp.unk_id() else None
+        self.eot = find_token_id(bundle.tokenizer, ENDOFTEXT)
         self.max_prompt_tokens = settings.max_prompt_tokens or bundle.config.block_size
         self.created = int(time.time())
         head = bundle.info.get("classifier")  # saved by the fine-tuning stage's classification task

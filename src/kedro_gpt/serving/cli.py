@@ -199,13 +199,24 @@ def export_hf_command(source, models_dir, tracking_uri, out_dir: Path) -> None:
 @click.argument("hf_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
 def import_hf_command(hf_dir: Path, out_dir: Path) -> None:
-    """Turn a local transformers GPT-2 folder HF_DIR into a kedro-gpt model folder OUT_DIR."""
+    """Turn a local transformers GPT-2 folder HF_DIR into a kedro-gpt model folder OUT_DIR.
+
+    HF_DIR holds config.json, the weights and a tokenizer: the tokenizer.model that export-hf
+    writes, or a tokenizer.json such as GPT-2's own BPE (the chat and padding tokens it lacks
+    are added, with new embedding rows). OUT_DIR works with --model and as the fine-tuning
+    pipeline's finetuning.base_model.path.
+    """
     from kedro_gpt.model.hf import HFConversionError, import_hf
 
     try:
-        import_hf(hf_dir, out_dir)
+        bundle = import_hf(hf_dir, out_dir)
     except (HFConversionError, FileNotFoundError) as err:
         raise click.ClickException(str(err)) from None
+    added = bundle.info.get("added_special_tokens")
+    if added:
+        click.echo(
+            f"added special tokens {', '.join(added)} (vocab_size {bundle.config.vocab_size})"
+        )
     click.echo(f"wrote {out_dir} (use it with --model {out_dir})")
 
 

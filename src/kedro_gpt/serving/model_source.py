@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kedro_gpt.model.bundle import CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE, ModelBundle
+from kedro_gpt.model.bundle import CONFIG_FILE, WEIGHTS_FILE, ModelBundle, is_model_folder
+from kedro_gpt.tokenizer.files import HF_TOKENIZER_FILE, SENTENCEPIECE_FILE
 
 DEFAULT_MODELS_DIR = Path("data/06_models/gpt_model")
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
@@ -20,15 +21,11 @@ class ModelSourceError(ValueError):
     """The model source names nothing that can be loaded."""
 
 
-def _is_model_folder(folder: Path) -> bool:
-    return all((folder / f).is_file() for f in (WEIGHTS_FILE, CONFIG_FILE, TOKENIZER_FILE))
-
-
 def resolve_model_folder(source: str | None, models_dir: str | Path = DEFAULT_MODELS_DIR) -> Path:
     """The local model folder that a catalog version, a folder, or ``None`` (latest) names."""
     models_dir = Path(models_dir)
     if source is None:
-        versions = sorted(p for p in models_dir.glob(f"*/{DATASET_NAME}") if _is_model_folder(p))
+        versions = sorted(p for p in models_dir.glob(f"*/{DATASET_NAME}") if is_model_folder(p))
         if not versions:
             raise ModelSourceError(
                 f"no trained model under {models_dir}: run `kedro run --pipeline=pretrain` "
@@ -37,11 +34,12 @@ def resolve_model_folder(source: str | None, models_dir: str | Path = DEFAULT_MO
         return versions[-1]
     path = Path(source)
     for folder in (path, path / DATASET_NAME, models_dir / source / DATASET_NAME):
-        if folder.is_dir() and _is_model_folder(folder):
+        if folder.is_dir() and is_model_folder(folder):
             return folder
     if path.is_dir():
         raise ModelSourceError(
-            f"{path} is not a model folder (needs {WEIGHTS_FILE}, {CONFIG_FILE}, {TOKENIZER_FILE})"
+            f"{path} is not a model folder (needs {WEIGHTS_FILE}, {CONFIG_FILE} and "
+            f"{SENTENCEPIECE_FILE} or {HF_TOKENIZER_FILE})"
         )
     raise ModelSourceError(
         f"model {source!r} not found: not an MLflow URI, a folder, or a version under {models_dir}"

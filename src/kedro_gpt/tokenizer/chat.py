@@ -13,8 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import sentencepiece as spm
-
+from kedro_gpt.tokenizer.protocol import TextTokenizer
 from kedro_gpt.tokenizer.special_tokens import ASSISTANT, ENDOFTEXT, SYSTEM, USER, special_token_id
 
 ROLE_TOKENS: dict[str, str] = {"system": SYSTEM, "user": USER, "assistant": ASSISTANT}
@@ -40,12 +39,12 @@ def render_chat(messages: Sequence[Message], add_generation_prompt: bool = False
 
 
 def encode_chat(
-    sp: spm.SentencePieceProcessor, messages: Sequence[Message], add_generation_prompt: bool = False
+    sp: TextTokenizer, messages: Sequence[Message], add_generation_prompt: bool = False
 ) -> tuple[list[int], list[bool]]:
     """Token ids of the rendered conversation and, per token, whether it carries training loss."""
     _check(messages)
     end = special_token_id(sp, ENDOFTEXT)
-    newline = sp.piece_to_id("\n")
+    newline = sp.piece_to_id("\n")  # a piece of its own, or the one token "\n" encodes to
     ids: list[int] = []
     mask: list[bool] = []
     for message in messages:
@@ -60,6 +59,6 @@ def encode_chat(
     return ids, mask
 
 
-def stop_token_ids(sp: spm.SentencePieceProcessor) -> list[int]:
+def stop_token_ids(sp: TextTokenizer) -> list[int]:
     """Tokens that end a generated assistant turn."""
     return [special_token_id(sp, ENDOFTEXT)]

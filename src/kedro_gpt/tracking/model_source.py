@@ -1,8 +1,9 @@
 """Where a fine-tuning or evaluation run's starting model came from, in MLflow terms.
 
 ``load_registered_model`` fetches a registered pyfunc model (``models:/kedro-gpt/3`` or
-``models:/kedro-gpt@champion``) and loads the model folder logged as its ``model`` artifact.
-``base_model_lineage`` finds the run (and registered version) that produced a model, so a
+``models:/kedro-gpt@champion``) and loads the model folder logged as its ``model`` artifact;
+``load_model_folder`` loads a local model folder (``base_model.path``, e.g. an imported GPT-2).
+``catalog_model_lineage`` finds the run (and registered version) that produced a model, so a
 fine-tuning run can be tagged with what it started from.
 """
 
@@ -31,6 +32,20 @@ def load_registered_model(uri: str, dst: str | Path | None = None) -> ModelBundl
         raise ValueError(f"model {uri!r} has no 'model' artifact folder (not a kedro-gpt model)")
     bundle = ModelBundle.load(folder)
     bundle.info = {**bundle.info, "lineage": {"model_uri": uri, **_uri_lineage(uri)}}
+    return bundle
+
+
+def load_model_folder(path: str | Path) -> ModelBundle:
+    """The model folder at ``path`` (e.g. written by ``kedro-gpt import-hf``), its lineage the
+    folder and whatever it was imported from."""
+    folder = Path(path)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"base model folder {folder} does not exist")
+    bundle = ModelBundle.load(folder)
+    lineage = {"model_path": str(folder.resolve())}
+    if bundle.info.get("imported_from"):
+        lineage["imported_from"] = str(bundle.info["imported_from"])
+    bundle.info = {**bundle.info, "lineage": lineage}
     return bundle
 
 

@@ -156,3 +156,60 @@ def test_the_finetuned_model_is_registered_with_its_lineage(bundle, tmp_path):
         assert register_finetuned_model(finetuned, {"metrics": {}}, params) == {"registered": False}
     finally:
         mlflow.set_tracking_uri(None)
+
+
+def test_base_model_path_starts_from_a_model_folder(bundle, tmp_path):
+    folder = tmp_path / "imported"
+    folder.mkdir()
+    ModelBundle(
+        bundle.model, bundle.tokenizer, {"source": "import-hf", "imported_from": "hf"}
+    ).save(folder)
+    loaders = {name: (lambda text=text: text) for name, text in FILES.items()}
+    params = _params(tmp_path, "chat", base_model={"mlflow_uri": None, "path": str(folder)})
+    model, *_ = finetune(None, loaders, params)
+    lineage = model.info["base_model"]
+    assert lineage["source"] == "import-hf" and lineage["imported_from"] == "hf"
+    assert lineage["model_path"] == str(folder.resolve())
+
+
+def test_base_model_path_and_mlflow_uri_together_are_refused(bundle, tmp_path):
+    params = _params(tmp_path, "chat", base_model={"mlflow_uri": "models:/m/1", "path": "x"})
+    with pytest.raises(ConfigError, match="base_model: Value error, set mlflow_uri or path"):
+        finetune(bundle, {}, params)
+
+
+def test_a_missing_base_model_folder_is_named(bundle, tmp_path):
+    params = _params(tmp_path, "chat", base_model={"path": str(tmp_path / "nope")})
+    with pytest.raises(FileNotFoundError, match="base model folder .*nope does not exist"):
+        finetune(bundle, {}, params)
+
+
+@pytest.mark.parametrize(
+    ("base_model", "pipeline_names", "skipped"),
+    [
+        ({"path": "data/06_models/gpt2"}, ["finetuning"], True),
+        ({"mlflow_uri": "models:/m/1"}, ["finetuning"], True),
+        ({"mlflow_uri": None, "path": None}, ["finetuning"], False),
+        ({"path": "data/06_models/gpt2"}, ["finetuning", "evaluation"], False),  # another reader
+    ],
+)
+def test_the_catalog_model_is_loaded_only_when_fine_tuning_needs_it(
+    tmp_path, base_model, pipeline_names, skipped
+):
+    from kedro.io import DataCatalog, MemoryDataset
+    from kedro.pipeline import Pipeline
+
+    from kedro_gpt.datasets import GPTModelDataset
+    from kedro_gpt.hooks import ExternalBaseModelHooks
+    from kedro_gpt.pipelines import evaluation, finetuning
+
+    pipelines = {"finetuning": finetuning, "evaluation": evaluation}
+    pipeline = sum((pipelines[name].create_pipeline() for name in pipeline_names), Pipeline([]))
+    dataset = GPTModelDataset(str(tmp_path / "gpt_model"))
+    params = {**_params(tmp_path, "chat"), "base_model": base_model}
+    catalog = DataCatalog({"gpt_model": dataset, "params:finetuning": MemoryDataset(params)})
+    ExternalBaseModelHooks().before_pipeline_run({}, pipeline, catalog)
+    if skipped:
+        assert catalog.load("gpt_model") is None
+    else:
+        assert catalog.get("gpt_model") is dataset

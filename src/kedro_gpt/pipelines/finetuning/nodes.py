@@ -19,6 +19,7 @@ from kedro_gpt.tracking.mlflow_callback import MLflowCallback
 from kedro_gpt.tracking.model_source import (
     catalog_model_lineage,
     lineage_tags,
+    load_model_folder,
     load_registered_model,
 )
 from kedro_gpt.tracking.registry import register_model
@@ -28,24 +29,20 @@ logger = logging.getLogger(__name__)
 
 
 def finetune(
-    gpt_model: ModelBundle,
+    gpt_model: ModelBundle | None,
     task_files: dict[str, Callable[[], str]],
     params: dict[str, Any],
 ) -> tuple[ModelBundle, dict[str, Any], dict[str, dict[str, float]], str, Figure]:
-    """Fine-tune ``gpt_model`` (or the MLflow model of ``base_model.mlflow_uri``) on the task.
+    """Fine-tune ``gpt_model`` (or the MLflow model of ``base_model.mlflow_uri``, or the model
+    folder of ``base_model.path``) on the task.
 
+    ``gpt_model`` is None when the run did not load it (with ``mlflow_uri`` or ``path`` set,
+    ``kedro_gpt.hooks.ExternalBaseModelHooks`` skips it).
     Returns the fine-tuned model, the report, metrics for MLflow, sample generations and a
     plot (the confusion matrix for classification, the loss curves otherwise).
     """
     config = parse_params(FinetuningConfig, params, "finetuning")
-    if config.base_model.mlflow_uri:
-        bundle = load_registered_model(config.base_model.mlflow_uri)
-    else:
-        bundle = ModelBundle(
-            gpt_model.model,
-            gpt_model.tokenizer,
-            {**gpt_model.info, "lineage": catalog_model_lineage("gpt_model")},
-        )
+    bundle = _base_model(gpt_model, config)
     tag_run(
         {
             "finetune.task": config.task,
@@ -57,6 +54,21 @@ def finetune(
     logger.info("fine-tuning (%s, %s) done: %s", config.task, config.mode, result.metrics)
     figure = result.figure or _loss_figure(result.history, config.task)
     return result.bundle, result.report, metric_history(result.metrics), result.samples, figure
+
+
+def _base_model(gpt_model: ModelBundle | None, config: FinetuningConfig) -> ModelBundle:
+    """The starting model that ``base_model`` names, with its lineage in ``info``."""
+    if config.base_model.mlflow_uri:
+        return load_registered_model(config.base_model.mlflow_uri)
+    if config.base_model.path:
+        return load_model_folder(config.base_model.path)
+    if gpt_model is None:
+        raise ValueError("no starting model: the gpt_model input was not loaded")
+    return ModelBundle(
+        gpt_model.model,
+        gpt_model.tokenizer,
+        {**gpt_model.info, "lineage": catalog_model_lineage("gpt_model")},
+    )
 
 
 def _loss_figure(history: dict[str, Any], task: str) -> Figure:
