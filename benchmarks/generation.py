@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine_info, machine_line, write_section  # noqa: E402
 
 from kedro_gpt.model.config import GPTConfig  # noqa: E402
+from kedro_gpt.model.decode import DecodePlan  # noqa: E402
 from kedro_gpt.model.generate import generate  # noqa: E402
 from kedro_gpt.model.gpt import GPT  # noqa: E402
 from kedro_gpt.model.hf import hf_config, hf_state_dict  # noqa: E402
@@ -49,6 +50,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--new-tokens", type=int, default=500)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--compile-decode",
+        action="store_true",
+        help="add a row with the decode step under torch.compile (compiled before timing)",
+    )
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -66,7 +72,23 @@ def main(argv: list[str] | None = None) -> None:
             pad_token_id=0,
         ),
     }
+    if args.compile_decode:
+        compiled_step = torch.compile(DecodePlan.step, dynamic=True)
+        eager_step = DecodePlan.step
+
+        def compiled() -> list[list[int]]:
+            DecodePlan.step = compiled_step
+            try:
+                return generate(ours, prompt, n, temperature=0.0)
+            finally:
+                DecodePlan.step = eager_step
+
+        runs["kedro-gpt, KV cache, torch.compile'd decode step"] = compiled
     with torch.inference_mode():
+        if args.compile_decode:
+            start = time.perf_counter()
+            runs["kedro-gpt, KV cache, torch.compile'd decode step"]()
+            print(f"torch.compile warm-up: {time.perf_counter() - start:.0f} s")
         cached = runs["kedro-gpt, KV cache"]()[0]
         hf_tokens = runs["transformers generate(use_cache=True)"]()[0, prompt.shape[1] :].tolist()
         same = cached == hf_tokens
@@ -81,7 +103,7 @@ def main(argv: list[str] | None = None) -> None:
     rows = [f"| {name} | {speed[name]:,.0f} | {speed[name] / hf:.2f}× |" for name in runs]
     text = (
         f"Command: `.venv/bin/python benchmarks/generation.py --new-tokens {n} --repeats {args.repeats} "
-        f"--threads {args.threads}`. {machine_line(machine_info(('torch', 'transformers')))}\n\n"
+        f"--threads {args.threads}{' --compile-decode' if args.compile_decode else ''}`. {machine_line(machine_info(('torch', 'transformers')))}\n\n"
         "| generator (batch 1, greedy, 4 layers, 128 wide, block 512, vocab 2048) | new tokens/s (median) "
         "| vs transformers |\n|---|---|---|\n" + "\n".join(rows) + "\n\n"
         f"Same weights in both models; greedy tokens identical to transformers': {same}."

@@ -70,7 +70,30 @@ CONFIGS: dict[str, tuple[Any, dict[str, Any], dict[str, Any]]] = {
         {"learning_rate": 3e-3},
     ),
 }
-GROUPS = {"best": ["rope-qknorm-relu2"], "all": list(CONFIGS)}
+SMALL = {**BEST_SWITCHES, "n_layer": 4, "n_head": 4, "n_embd": 128, "block_size": 128}
+MUON = {"learning_rate": 3e-3, "optimizer": "muon", "schedule": "wsd"}
+UNTIED = {"tie_embeddings": False, "zero_init_proj": True, "logit_softcap": 30.0}
+CONFIGS |= {  # on the cpu-small shape (the 2.5-minute winner above)
+    "4x128+muon-wsd": (2048, SMALL, MUON),
+    "4x128+muon+untied-zero-softcap": (2048, {**SMALL, **UNTIED}, MUON),
+    "4x128+muon+untied+value-embed": (2048, {**SMALL, **UNTIED, "value_embeddings": True}, MUON),
+    "4x128+muon+untied+value-embed+bf16": (
+        2048,
+        {**SMALL, **UNTIED, "value_embeddings": True},
+        {**MUON, "dtype": "bfloat16"},
+    ),
+    "6x192+muon+untied+value-embed+bf16": (
+        2048,
+        {**BEST_SWITCHES, **UNTIED, "value_embeddings": True},
+        {**MUON, "dtype": "bfloat16"},
+    ),
+}
+GROUPS = {
+    "best": ["rope-qknorm-relu2"],
+    "all": list(CONFIGS),
+    "first": list(CONFIGS)[:11],
+    "second": list(CONFIGS)[11:],
+}
 
 
 def splits(vocab: Any) -> tuple[np.ndarray, np.ndarray, int, dict[str, int]]:

@@ -133,7 +133,9 @@ class Alternate(TrainCallback):
         self._resumed = time.perf_counter()
 
 
-def measure(name: str, blocks: int, threads: int, seed: int = 1337) -> dict[str, float]:
+def measure(
+    name: str, blocks: int, threads: int, seed: int = 1337, compile: bool = False
+) -> dict[str, float]:
     shape = SHAPES[name]
     torch.set_num_threads(threads)
     tokens, vocab = char_tokens()
@@ -166,6 +168,7 @@ def measure(name: str, blocks: int, threads: int, seed: int = 1337) -> dict[str,
         seed=seed,
         device="cpu",
         dtype="float32",
+        compile=compile,
     )
     batches = RandomWindows([tokens], shape["block_size"], shape["batch"], seed=seed)
     peer = hf_peer(shape, vocab, tokens, seed)
@@ -201,13 +204,16 @@ def main(argv: list[str] | None = None) -> None:
         "--blocks", type=int, default=5, help="timed blocks per side (one more warms up)"
     )
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--compile", action="store_true", help="our model under torch.compile (warm-up block)"
+    )
     parser.add_argument("--no-write", action="store_true", help="do not update docs/benchmarks.md")
     args = parser.parse_args(argv)
     info = machine_info(("torch", "transformers"))
     rows = []
     peak = 0.0
     for name in args.shapes:
-        r = measure(name, args.blocks, args.threads)
+        r = measure(name, args.blocks, args.threads, compile=args.compile)
         s, peak = SHAPES[name], r["peak"]
         rows.append(
             f"| {name}: {s['n_layer']} layers, {s['n_embd']} wide, block {s['block_size']}, batch {s['batch']} "
@@ -226,7 +232,8 @@ def main(argv: list[str] | None = None) -> None:
         ]
     )
     text = (
-        f"Command: `.venv/bin/python benchmarks/throughput.py --threads {args.threads} --blocks {args.blocks}`. "
+        f"Command: `.venv/bin/python benchmarks/throughput.py --threads {args.threads} --blocks {args.blocks}"
+        f"{' --compile' if args.compile else ''}`. "
         f"{machine_line(info)}\n\n{table}\n\n"
         "Character-level Tiny Shakespeare (vocab 65), fp32, AdamW (lr 1e-3, betas 0.9/0.99, decay 0.1 on "
         "2-D weights), clipping 1.0, no dropout; blocks of steps alternate between the two trainers in one "
