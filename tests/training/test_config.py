@@ -7,7 +7,7 @@ import torch
 
 from kedro_gpt.config import ConfigError, parse_params
 from kedro_gpt.training.config import TrainConfig
-from kedro_gpt.training.device import resolve_precision
+from kedro_gpt.training.device import cpu_has_bf16_matmul, resolve_precision
 
 
 def test_a_budget_is_required():
@@ -32,10 +32,21 @@ def test_any_single_budget_is_enough():
         assert parse_params(TrainConfig, budget, "pretraining").warmup_steps == 100
 
 
-def test_cpu_is_fp32_and_bf16_on_cpu_is_refused():
+def test_cpu_is_fp32_by_default_and_bf16_only_with_bf16_units():
     assert resolve_precision("cpu", "auto").dtype == torch.float32
-    with pytest.raises(ValueError, match="CUDA only"):
-        resolve_precision("cpu", "bfloat16")
+    if cpu_has_bf16_matmul():
+        bf16 = resolve_precision("cpu", "bfloat16")
+        with bf16.autocast():
+            assert torch.nn.functional.linear(torch.ones(2, 3), torch.ones(4, 3)).dtype == (
+                torch.bfloat16
+            )
+    else:
+        with pytest.raises(ValueError, match="bf16 matrix units"):
+            resolve_precision("cpu", "bfloat16")
+    with resolve_precision("cpu", "float32").autocast():
+        assert torch.nn.functional.linear(torch.ones(2, 3), torch.ones(4, 3)).dtype == (
+            torch.float32
+        )
     if not torch.cuda.is_available():
         assert resolve_precision("auto", "auto").device.type == "cpu"
         with pytest.raises(ValueError, match="no CUDA device"):

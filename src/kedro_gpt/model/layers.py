@@ -14,6 +14,13 @@ from kedro_gpt.model.config import GPTConfig
 from kedro_gpt.model.rope import apply_rope
 
 
+def rms_norm(norm: nn.RMSNorm, x: Tensor) -> Tensor:
+    """``norm(x)`` with the gain cast to ``x``'s dtype, so bf16 activations (under autocast)
+    keep the fused kernel instead of a slower mixed-dtype fallback."""
+    weight = None if norm.weight is None else norm.weight.to(x.dtype)
+    return F.rms_norm(x, norm.normalized_shape, weight, norm.eps)
+
+
 class CausalSelfAttention(nn.Module):
     """Multi-head causal self-attention through ``F.scaled_dot_product_attention``."""
 
@@ -53,7 +60,7 @@ class CausalSelfAttention(nn.Module):
         k = k.view(B, T, self.n_head, self.head_dim).transpose(1, 2)
         v = v.view(B, T, self.n_head, self.head_dim).transpose(1, 2)
         if self.q_norm is not None:
-            q, k = self.q_norm(q), self.k_norm(k)
+            q, k = rms_norm(self.q_norm, q), rms_norm(self.k_norm, k)
         if rope is not None:
             q, k = apply_rope(q, *rope), apply_rope(k, *rope)
         if kv is not None:
