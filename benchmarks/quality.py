@@ -89,6 +89,7 @@ CONFIGS |= {  # on the cpu-small shape (the 2.5-minute winner above)
     ),
 }
 CONFIGS |= {  # for the 10-minute budget, where ~20 epochs of the 2048-piece corpus overfit
+    "4x128+muon-wsd+dropout0.1": (2048, {**SMALL, "dropout": 0.1}, MUON),
     "4x128+muon-wsd+dropout0.2": (2048, {**SMALL, "dropout": 0.2}, MUON),
     "6x192+muon-wsd+dropout0.2": (2048, {**BEST_SWITCHES, "dropout": 0.2}, MUON),
 }
