@@ -6,8 +6,9 @@ of the validation tokens ÷ the split's 111,540 characters ÷ ln 2, so character
 tokenizers are compared on the same characters. The steps done are reported too, since
 wall-clock budgets are noisy on a shared machine. Run it on an otherwise idle machine.
 
-    .venv/bin/python benchmarks/quality.py --minutes 2.5                     # the ablation table
-    .venv/bin/python benchmarks/quality.py --minutes 10 --configs best       # the long run
+    .venv/bin/python benchmarks/quality.py --minutes 2.5 --configs first     # the ablation table
+    .venv/bin/python benchmarks/quality.py --minutes 2.5 --configs second    # on the 4x128 shape
+    .venv/bin/python benchmarks/quality.py --minutes 10 --configs best 4x128+muon-wsd+dropout0.1
     .venv/bin/python benchmarks/quality.py --minutes 0.1 --configs baseline --no-write   # smoke
 """
 
@@ -94,7 +95,7 @@ CONFIGS |= {  # for the 10-minute budget, where ~20 epochs of the 2048-piece cor
     "6x192+muon-wsd+dropout0.2": (2048, {**BEST_SWITCHES, "dropout": 0.2}, MUON),
 }
 GROUPS = {
-    "best": ["rope-qknorm-relu2"],
+    "best": ["4x128+muon-wsd"],  # the 2.5-minute winner (the conf/base defaults)
     "all": list(CONFIGS),
     "first": list(CONFIGS)[:11],
     "second": list(CONFIGS)[11:16],
