@@ -46,6 +46,7 @@ SHAPE = {"n_layer": 6, "n_head": 6, "n_embd": 192, "block_size": 256}
 # name -> (vocab: "char" or a BPE size, model switches and shape overrides, training overrides).
 # Each row adds one change to the row it names in its comment (or to "rope-qknorm-relu2").
 BEST_SWITCHES = {"rope": True, "qk_norm": True, "relu2": True}
+SMALL = {**BEST_SWITCHES, "n_layer": 4, "n_head": 4, "n_embd": 128, "block_size": 128}
 CONFIGS: dict[str, tuple[Any, dict[str, Any], dict[str, Any]]] = {
     "char-gpt2": ("char", {}, {}),  # nanoGPT's setting: characters, GPT-2 layout
     "baseline": (2048, {}, {}),  # + a 2048-piece BPE vocabulary
@@ -67,14 +68,15 @@ CONFIGS: dict[str, tuple[Any, dict[str, Any], dict[str, Any]]] = {
     "+vocab-4096": (4096, BEST_SWITCHES, {"learning_rate": 3e-3}),
     "+shape-4x128": (  # the cpu-small preset's shape
         2048,
-        {**BEST_SWITCHES, "n_layer": 4, "n_head": 4, "n_embd": 128, "block_size": 128},
+        SMALL,
         {"learning_rate": 3e-3},
     ),
 }
-SMALL = {**BEST_SWITCHES, "n_layer": 4, "n_head": 4, "n_embd": 128, "block_size": 128}
 MUON = {"learning_rate": 3e-3, "optimizer": "muon", "schedule": "wsd"}
 UNTIED = {"tie_embeddings": False, "zero_init_proj": True, "logit_softcap": 30.0}
-CONFIGS |= {  # on the cpu-small shape (the 2.5-minute winner above)
+FIRST_SWEEP = list(CONFIGS)
+SECOND_SWEEP: dict[str, tuple[Any, dict[str, Any], dict[str, Any]]] = {
+    # on the cpu-small shape (the 2.5-minute winner above)
     "4x128+muon-wsd": (2048, SMALL, MUON),
     "4x128+muon+untied-zero-softcap": (2048, {**SMALL, **UNTIED}, MUON),
     "4x128+muon+untied+value-embed": (2048, {**SMALL, **UNTIED, "value_embeddings": True}, MUON),
@@ -89,6 +91,7 @@ CONFIGS |= {  # on the cpu-small shape (the 2.5-minute winner above)
         {**MUON, "dtype": "bfloat16"},
     ),
 }
+CONFIGS |= SECOND_SWEEP
 CONFIGS |= {  # for the 10-minute budget, where ~20 epochs of the 2048-piece corpus overfit
     "4x128+muon-wsd+dropout0.1": (2048, {**SMALL, "dropout": 0.1}, MUON),
     "4x128+muon-wsd+dropout0.2": (2048, {**SMALL, "dropout": 0.2}, MUON),
@@ -97,8 +100,8 @@ CONFIGS |= {  # for the 10-minute budget, where ~20 epochs of the 2048-piece cor
 GROUPS = {
     "best": ["4x128+muon-wsd"],  # the 2.5-minute winner (the conf/base defaults)
     "all": list(CONFIGS),
-    "first": list(CONFIGS)[:11],
-    "second": list(CONFIGS)[11:16],
+    "first": FIRST_SWEEP,
+    "second": list(SECOND_SWEEP),
 }
 
 

@@ -29,6 +29,7 @@ from _common import machine_info, machine_line, write_section  # noqa: E402
 
 from kedro_gpt.model.config import GPTConfig  # noqa: E402
 from kedro_gpt.model.gpt import GPT  # noqa: E402
+from kedro_gpt.model.hf import hf_config  # noqa: E402
 from kedro_gpt.training.callbacks import TrainCallback  # noqa: E402
 from kedro_gpt.training.config import TrainConfig  # noqa: E402
 from kedro_gpt.training.data import RandomWindows  # noqa: E402
@@ -70,22 +71,13 @@ def char_tokens() -> tuple[np.ndarray, int]:
     return ids, len(chars)
 
 
-def hf_peer(shape: dict, vocab: int, tokens: np.ndarray, seed: int):
-    """A nanoGPT-style loop around transformers' GPT2LMHeadModel; returns ``run(steps) -> seconds``."""
-    from transformers import GPT2Config, GPT2LMHeadModel
+def hf_peer(shape: dict, config: GPTConfig, tokens: np.ndarray, seed: int):
+    """A nanoGPT-style loop around transformers' GPT2LMHeadModel of ``config``'s shape (through
+    ``kedro_gpt.model.hf.hf_config``); returns ``run(steps) -> seconds``."""
+    from transformers import GPT2LMHeadModel
 
     torch.manual_seed(seed)
-    config = GPT2Config(
-        vocab_size=vocab,
-        n_positions=shape["block_size"],
-        n_embd=shape["n_embd"],
-        n_layer=shape["n_layer"],
-        n_head=shape["n_head"],
-        resid_pdrop=0.0,
-        embd_pdrop=0.0,
-        attn_pdrop=0.0,
-    )
-    model = GPT2LMHeadModel(config).train()
+    model = GPT2LMHeadModel(hf_config(config)).train()
     decay = [p for p in model.parameters() if p.dim() >= 2]
     other = [p for p in model.parameters() if p.dim() < 2]
     optimizer = torch.optim.AdamW(
@@ -171,7 +163,7 @@ def measure(
         compile=compile,
     )
     batches = RandomWindows([tokens], shape["block_size"], shape["batch"], seed=seed)
-    peer = hf_peer(shape, vocab, tokens, seed)
+    peer = hf_peer(shape, config, tokens, seed)
     timer = Alternate(peer, block)
     from kedro_gpt.training.loop import train
 

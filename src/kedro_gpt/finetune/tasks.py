@@ -87,6 +87,31 @@ def _train(
     return result
 
 
+def _fit_language_model(
+    model: GPT,
+    batches: Any,
+    evaluator: Evaluator,
+    config: FinetuningConfig,
+    callbacks: Sequence[TrainCallback],
+) -> tuple[GPT, TrainResult, dict[str, Any], float]:
+    """Score ``model`` before, adapt it (full / freeze / LoRA), train it, fold adapters back.
+
+    Returns the trained model, the run, the adaptation info and the held-out loss before.
+    """
+    base_loss = _eval_loss(model, evaluator, config)
+    adapt = prepare_backbone(model, config)
+    result = _train(
+        model,
+        batches,
+        evaluator,
+        config,
+        Path(config.checkpoint_dir),
+        callbacks,
+        model.config.to_dict(),
+    )
+    return finalize_backbone(model), result, adapt, base_loss
+
+
 def _eval_loss(model: torch.nn.Module, evaluator: Evaluator, config: FinetuningConfig) -> float:
     precision = resolve_precision(config.training.device, config.training.dtype)
     model.to(precision.device)
@@ -207,18 +232,10 @@ def run_conversations(
     pad = special_token_id(sp, PAD)
     model = copy.deepcopy(bundle.model)
     evaluator = RowsEvaluator(eval_rows, config.training.batch_size, pad)
-    base_loss = _eval_loss(model, evaluator, config)
-    adapt = prepare_backbone(model, config)
-    result = _train(
-        model,
-        PaddedBatches(train_rows, config.training.batch_size, pad, seed=config.seed),
-        evaluator,
-        config,
-        Path(config.checkpoint_dir),
-        callbacks,
-        model.config.to_dict(),
+    batches = PaddedBatches(train_rows, config.training.batch_size, pad, seed=config.seed)
+    model, result, adapt, base_loss = _fit_language_model(
+        model, batches, evaluator, config, callbacks
     )
-    model = finalize_backbone(model)
     response_loss = _eval_loss(model, evaluator, config)
     scores, samples = generation_report(model, sp, eval_convs, generation)
     metrics = {
@@ -437,18 +454,12 @@ def run_continued_pretraining(
         val_shards, meta, block, batch, config.training.eval_batches, config.seed
     )
     model = copy.deepcopy(bundle.model)
-    base_loss = _eval_loss(model, evaluator, config)
-    adapt = prepare_backbone(model, config)
-    result = _train(
-        model,
-        RandomWindows(train_shards, block, batch, seed=config.seed, name="continued pretraining"),
-        evaluator,
-        config,
-        Path(config.checkpoint_dir),
-        callbacks,
-        model.config.to_dict(),
+    batches = RandomWindows(
+        train_shards, block, batch, seed=config.seed, name="continued pretraining"
     )
-    model = finalize_backbone(model)
+    model, result, adapt, base_loss = _fit_language_model(
+        model, batches, evaluator, config, callbacks
+    )
     precision = resolve_precision(config.training.device, config.training.dtype)
     final = evaluator.evaluate(model.to(precision.device), precision, DistContext(), full=True)
     metrics = {

@@ -23,7 +23,7 @@ from torch import Tensor, nn
 
 from kedro_gpt.model.gpt import GPT
 from kedro_gpt.model.kv_cache import KVCache
-from kedro_gpt.model.layers import MLP, Block, CausalSelfAttention, ReLUSquared
+from kedro_gpt.model.layers import MLP, Block, CausalSelfAttention, ReLUSquared, relu_squared
 from kedro_gpt.model.rope import RotaryEmbedding, apply_rope
 
 _PLAIN = {
@@ -111,7 +111,7 @@ class DecodePlan:
             rope = (model.rotary.cos[pos], model.rotary.sin[pos])
             if pad is not None:
                 rope = (rope[0][:, None], rope[1][:, None])  # [B, 1, D/2] against [B, H, D/2]
-        act = _relu2 if config.relu2 else _gelu_tanh
+        act = relu_squared if config.relu2 else _gelu_tanh
         scale = 1.0 / math.sqrt(D)
         for layer, k_cache, v_cache in zip(self.layers, cache.k, cache.v, strict=True):
             h = F.layer_norm(x, (C,), *layer.ln_1)
@@ -138,7 +138,3 @@ class DecodePlan:
 
 def _gelu_tanh(x: Tensor) -> Tensor:
     return F.gelu(x, approximate="tanh")
-
-
-def _relu2(x: Tensor) -> Tensor:
-    return F.relu(x).square()

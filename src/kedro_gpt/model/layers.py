@@ -81,11 +81,16 @@ class CausalSelfAttention(nn.Module):
         return self.resid_dropout(self.c_proj(y))
 
 
-class ReLUSquared(nn.Module):
+def relu_squared(x: Tensor) -> Tensor:
     """``relu(x) ** 2`` (So et al. 2021, "Primer")."""
+    return F.relu(x).square()
+
+
+class ReLUSquared(nn.Module):
+    """:func:`relu_squared` as a module."""
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.relu(x).square()
+        return relu_squared(x)
 
 
 class MLP(nn.Module):
