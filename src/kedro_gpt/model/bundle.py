@@ -15,6 +15,7 @@ from typing import Any
 
 import safetensors.torch
 import torch
+from safetensors import SafetensorError
 
 from kedro_gpt.model.config import GPTConfig
 from kedro_gpt.model.generate import generate
@@ -39,18 +40,59 @@ def is_model_folder(folder: str | Path) -> bool:
     return has_files and tokenizer_file(folder) is not None
 
 
+class ModelFolderError(ValueError):
+    """A model folder that cannot be loaded; the message names the file and what is wrong."""
+
+
 def load_gpt(folder: str | Path, config: GPTConfig, device: str | torch.device = "cpu") -> GPT:
     """A GPT of ``config`` with the weights in ``folder/model.safetensors``, in eval mode."""
     model = GPT(config)
     path = Path(folder) / WEIGHTS_FILE
-    missing, unexpected = safetensors.torch.load_model(
-        model, str(path), strict=False, device=str(device)
-    )
+    try:
+        missing, unexpected = safetensors.torch.load_model(
+            model, str(path), strict=False, device=str(device)
+        )
+    except SafetensorError as err:
+        raise ModelFolderError(f"{path} is not a readable safetensors file: {err}") from None
+    except RuntimeError as err:  # load_state_dict: a tensor of the wrong shape
+        problem = " ".join(str(err).split())
+        raise ModelFolderError(f"{path} does not fit {CONFIG_FILE}'s model: {problem}") from None
     if missing or unexpected:
-        raise ValueError(
+        raise ModelFolderError(
             f"{path} does not fit the model: missing {sorted(missing)}, unexpected {sorted(unexpected)}"
         )
     return model.to(device).eval()
+
+
+def read_config(folder: str | Path) -> tuple[GPTConfig, dict[str, Any]]:
+    """The model config and the ``info`` dict of ``folder/config.json``; every GPTConfig key
+    must be there (a default would build another model than the weights')."""
+    path = Path(folder) / CONFIG_FILE
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ModelFolderError(f"{path} is not valid JSON: {err}") from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("model"), dict):
+        raise ModelFolderError(
+            f"{path} is not a kedro-gpt model config (no 'model' key); "
+            "a transformers GPT-2 folder becomes a model folder with `kedro-gpt import-hf`"
+        )
+    try:
+        config = GPTConfig.from_dict(meta["model"], require_all=True)
+    except (TypeError, ValueError) as err:
+        raise ModelFolderError(f"{path}: {err}") from None
+    info = meta.get("info") or {}
+    return config, info if isinstance(info, dict) else {}
+
+
+def read_info(folder: str | Path) -> dict[str, Any]:
+    """Only the ``info`` of ``folder/config.json`` (cheap: no weights), ``{}`` if unreadable."""
+    try:
+        meta = json.loads((Path(folder) / CONFIG_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    info = meta.get("info") if isinstance(meta, dict) else None
+    return info if isinstance(info, dict) else {}
 
 
 @dataclass
@@ -86,18 +128,24 @@ class ModelBundle:
         for name in (WEIGHTS_FILE, CONFIG_FILE):
             if not (folder / name).is_file():
                 raise FileNotFoundError(f"model folder {folder} has no {name}")
-        tokenizer = load_tokenizer(folder)  # tokenizer.model or tokenizer.json
-        meta = json.loads((folder / CONFIG_FILE).read_text())
-        if not isinstance(meta, dict) or "model" not in meta:
-            raise ValueError(
-                f"{folder / CONFIG_FILE} is not a kedro-gpt model config (no 'model' key); "
-                "a transformers GPT-2 folder becomes a model folder with `kedro-gpt import-hf`"
-            )
-        config = GPTConfig.from_dict(meta["model"])
-        return cls(load_gpt(folder, config, device), tokenizer, meta.get("info", {}))
+        config, info = read_config(folder)
+        tokenizer = _load_tokenizer(folder)
+        return cls(load_gpt(folder, config, device), tokenizer, info)
 
     def generate_text(self, prompt: str, max_new_tokens: int = 200, **sampling: Any) -> str:
         """Sample a continuation of ``prompt`` (see :func:`kedro_gpt.model.generate.generate`)."""
         ids = self.tokenizer.encode(prompt) or [self.tokenizer.piece_to_id("\n")]
         (new,) = generate(self.model, [ids], max_new_tokens, **sampling)
         return self.tokenizer.decode(new)
+
+
+def _load_tokenizer(folder: Path) -> TextTokenizer:
+    """The folder's tokenizer; a file that sentencepiece or tokenizers cannot read is named."""
+    try:
+        return load_tokenizer(folder)  # tokenizer.model or tokenizer.json
+    except FileNotFoundError:
+        raise
+    except Exception as err:  # sentencepiece: RuntimeError/OSError; tokenizers: Exception
+        path = tokenizer_file(folder)
+        problem = " ".join(str(err).split()) or type(err).__name__
+        raise ModelFolderError(f"{path} is not a readable tokenizer: {problem}") from None

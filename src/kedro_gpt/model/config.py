@@ -33,6 +33,10 @@ class GPTConfig:
     - ``value_embeddings``: extra token-embedding tables added to the attention values of the
       first and last layers (modded-nanogpt): ``value_embed_tables`` tables, table ``j`` feeding
       layer ``j`` and layer ``n_layer - tables + j``.
+
+    ``zero_init_proj``, ``logit_softcap`` and ``value_embeddings`` are off in every shipped
+    environment (conf/base, gpt2, gpu). They are kept on purpose: the ablation sweep toggles
+    them, and a saved model that used one must still load. Each costs one check per forward path.
     """
 
     vocab_size: int = 2048
@@ -46,6 +50,7 @@ class GPTConfig:
     qk_norm: bool = False
     relu2: bool = False
     tie_embeddings: bool = True
+    # The next three are off in every shipped env; kept for the ablation sweep (see above).
     zero_init_proj: bool = False
     logit_softcap: float | None = None
     value_embeddings: bool = False
@@ -110,8 +115,12 @@ class GPTConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> GPTConfig:
-        """Build a config from a dict; an unknown key is a ``ValueError`` that names it."""
+    def from_dict(cls, d: dict[str, Any], *, require_all: bool = False) -> GPTConfig:
+        """Build a config from a dict; an unknown key is a ``ValueError`` that names it.
+
+        With ``require_all`` (a saved model's config) a missing key is an error too: a default
+        would silently build a different model than the one whose weights are loaded.
+        """
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:
@@ -119,4 +128,7 @@ class GPTConfig:
                 f"unknown GPTConfig key(s) {', '.join(map(repr, unknown))}; "
                 f"known keys: {', '.join(sorted(known))}"
             )
+        missing = sorted(known - set(d)) if require_all else []
+        if missing:
+            raise ValueError(f"missing GPTConfig key(s) {', '.join(map(repr, missing))}")
         return cls(**d)

@@ -1,0 +1,85 @@
+"""A model folder round-trips, and a damaged one is refused with the file and the problem named."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from kedro_gpt.model.bundle import ModelBundle, ModelFolderError
+from kedro_gpt.model.config import GPTConfig
+from kedro_gpt.model.gpt import GPT
+
+
+@pytest.fixture
+def folder(tmp_path, sp) -> Path:
+    """A saved 4-head model: without its n_head, GPTConfig's default 6 would also fit n_embd 48."""
+    torch.manual_seed(0)
+    config = GPTConfig(
+        vocab_size=sp.get_piece_size(), block_size=32, n_layer=1, n_head=4, n_embd=48
+    )
+    ModelBundle(GPT(config).eval(), sp, {"made_by": "tests"}).save(tmp_path)
+    return tmp_path
+
+
+def _edit_config(folder: Path, edit) -> None:
+    path = folder / "config.json"
+    meta = json.loads(path.read_text())
+    edit(meta)
+    path.write_text(json.dumps(meta))
+
+
+def test_round_trip_keeps_weights_config_and_info(folder):
+    loaded = ModelBundle.load(folder)
+    again = ModelBundle.load(folder)
+    assert loaded.config.n_head == 4 and loaded.info == {"made_by": "tests"}
+    x = torch.randint(0, loaded.config.vocab_size, (1, 8))
+    torch.testing.assert_close(loaded.model(x)[0], again.model(x)[0])
+
+
+@pytest.mark.parametrize("key", ["n_head", "rope", "logit_softcap"])
+def test_a_missing_config_key_is_an_error_naming_the_key_and_the_file(folder, key):
+    _edit_config(folder, lambda meta: meta["model"].pop(key))
+    with pytest.raises(ModelFolderError) as err:
+        ModelBundle.load(folder)
+    assert repr(key) in str(err.value) and str(folder / "config.json") in str(err.value)
+
+
+def test_a_config_that_is_not_json_is_named(folder):
+    (folder / "config.json").write_text('{"model": {')
+    with pytest.raises(ModelFolderError, match="config.json is not valid JSON"):
+        ModelBundle.load(folder)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda data: b"not a safetensors file at all",
+        lambda data: data[: len(data) // 2],  # truncated
+        lambda data: b"\xff" * 8 + data[8:],  # header length garbled
+    ],
+    ids=["garbage", "truncated", "bad-header"],
+)
+def test_a_corrupt_weights_file_is_one_error_naming_it(folder, damage):
+    weights = folder / "model.safetensors"
+    weights.write_bytes(damage(weights.read_bytes()))
+    with pytest.raises(ModelFolderError) as err:
+        ModelBundle.load(folder)
+    message = str(err.value)
+    assert (
+        message.startswith(f"{weights} is not a readable safetensors file") and "\n" not in message
+    )
+
+
+def test_weights_of_another_shape_are_named(folder):
+    _edit_config(folder, lambda meta: meta["model"].update(n_embd=96))
+    with pytest.raises(ModelFolderError, match="model.safetensors does not fit"):
+        ModelBundle.load(folder)
+
+
+def test_a_corrupt_tokenizer_is_named(folder):
+    (folder / "tokenizer.model").write_bytes(b"\x00garbage")
+    with pytest.raises(ModelFolderError, match="tokenizer.model is not a readable tokenizer"):
+        ModelBundle.load(folder)
