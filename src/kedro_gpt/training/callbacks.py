@@ -128,37 +128,66 @@ class LoggingCallback(TrainCallback):
         logger.info("checkpoint step %d -> %s%s", step, path, " (best)" if is_best else "")
 
 
-class ProgressBarCallback(TrainCallback):
-    """A tqdm bar over optimizer steps (no total without ``max_steps``; the ETA is in the
-    postfix either way, from the budget progress)."""
+def describe_budget(train_config: dict[str, Any]) -> str:
+    """``'2.5 min'``, ``'100,000 steps or 2.5 min'``: the budgets that can stop the run."""
+    parts = []
+    if train_config.get("max_steps"):
+        parts.append(f"{train_config['max_steps']:,} steps")
+    if train_config.get("max_tokens"):
+        parts.append(f"{_si(train_config['max_tokens'])} tokens")
+    if train_config.get("max_minutes"):
+        parts.append(f"{train_config['max_minutes']:g} min")
+    return " or ".join(parts)
 
-    def __init__(self, total_steps: int | None, start_step: int = 0) -> None:
-        self.total_steps = total_steps
-        self.start_step = start_step
+
+class ProgressBarCallback(TrainCallback):
+    """A tqdm bar over the share of the budget spent, 0-100 %: it follows whichever budget
+    (steps, tokens or minutes) will stop the run, so its ETA is the run's. Step, loss,
+    throughput and MFU follow the bar; at the end it fills to 100 % and closes."""
+
+    BAR_FORMAT = "{desc} {percentage:3.0f}%|{bar}| {elapsed}<{remaining}{postfix}"
+
+    def __init__(self, file: Any = None) -> None:
+        self.file = file
         self.bar: Any = None
 
     def on_train_start(self, info: dict[str, Any]) -> None:
-        total = self.total_steps
-        self.bar = tqdm(total=total, initial=self.start_step, unit="step", dynamic_ncols=True)
+        budget = describe_budget(info.get("train_config") or {})
+        self.bar = tqdm(
+            total=100,
+            initial=_percent(info.get("progress", 0.0)),
+            desc=f"training ({budget})" if budget else "training",
+            bar_format=self.BAR_FORMAT,
+            dynamic_ncols=True,
+            file=self.file,
+        )
 
     def on_log(self, step: int, metrics: dict[str, float]) -> None:
         if self.bar is None:
             return
         self.bar.set_postfix(
+            step=step,
             loss=f"{metrics['loss']:.4f}",
             tok_s=_si(metrics["tokens_per_s"]),
             mfu=f"{100.0 * metrics['mfu']:.1f}%",
-            eta=format_duration(metrics["eta_s"]),
             refresh=False,
         )
-        self.bar.update(step - self.bar.n)
+        self._advance(metrics.get("progress", 0.0))
 
     def on_train_end(self, result: TrainResult) -> None:
-        self.close(result.step)
+        self._advance(1.0)  # training ends when a budget is spent
+        self.close()
 
-    def close(self, step: int | None = None) -> None:
+    def _advance(self, progress: float) -> None:
         if self.bar is not None:
-            if step is not None:
-                self.bar.update(step - self.bar.n)
+            self.bar.update(_percent(progress) - self.bar.n)
+
+    def close(self) -> None:
+        """Close the bar where it stands (an interrupted run keeps its last position)."""
+        if self.bar is not None:
             self.bar.close()
             self.bar = None
+
+
+def _percent(progress: float) -> float:
+    return round(100.0 * min(max(progress, 0.0), 1.0), 1)

@@ -124,7 +124,8 @@ def matmul_peak(
 
 
 class ThroughputMeter:
-    """Tokens/s and MFU over the steps since the last :meth:`read` (time in pauses excluded)."""
+    """Tokens/s and MFU over the steps since the last :meth:`read`, and over the whole run
+    (:meth:`run_mean`); time spent in pauses (evaluation, checkpoints) is left out of both."""
 
     def __init__(self, flops_per_token: float, peak_flops: float) -> None:
         self.flops_per_token = flops_per_token
@@ -132,6 +133,8 @@ class ThroughputMeter:
         self._start = time.perf_counter()
         self._tokens = 0
         self._paused = 0.0
+        self._run_tokens = 0
+        self._run_seconds = 0.0
 
     def add(self, tokens: int) -> None:
         self._tokens += tokens
@@ -140,11 +143,24 @@ class ThroughputMeter:
         """Leave ``seconds`` (evaluation, checkpointing) out of the current interval."""
         self._paused += seconds
 
+    def _mfu(self, tokens_per_s: float) -> float:
+        if self.peak_flops <= 0:
+            return 0.0
+        return tokens_per_s * self.flops_per_token / self.peak_flops
+
     def read(self) -> tuple[float, float]:
         """``(tokens_per_s, mfu)`` of the interval, then start a new interval."""
         now = time.perf_counter()
         seconds = max(now - self._start - self._paused, 1e-9)
         tps = self._tokens / seconds
-        mfu = tps * self.flops_per_token / self.peak_flops if self.peak_flops > 0 else 0.0
+        self._run_tokens += self._tokens
+        self._run_seconds += seconds
         self._start, self._tokens, self._paused = now, 0, 0.0
-        return tps, mfu
+        return tps, self._mfu(tps)
+
+    def run_mean(self) -> tuple[float, float]:
+        """``(tokens_per_s, mfu)`` over every step so far: all tokens ÷ all training time."""
+        pending = max(time.perf_counter() - self._start - self._paused, 0.0)
+        seconds = self._run_seconds + pending
+        tps = (self._run_tokens + self._tokens) / seconds if seconds > 0 else 0.0
+        return tps, self._mfu(tps)

@@ -24,7 +24,9 @@ class TrainingDiverged(RuntimeError):
 
 @dataclass
 class TrainResult:
-    """Final position, the logged history and where the checkpoints are."""
+    """Final position, the logged history, where the checkpoints are, and the run's mean
+    throughput (``tokens_per_s``, ``mfu``: all tokens of this call ÷ its training time, evaluation
+    and checkpoint pauses left out)."""
 
     step: int
     tokens: int
@@ -36,6 +38,8 @@ class TrainResult:
     best_val_loss: float | None = None
     best_path: str | None = None
     last_path: str | None = None
+    tokens_per_s: float | None = None
+    mfu: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
