@@ -82,6 +82,8 @@ def test_training_lowers_the_loss_and_reports_through_callbacks(splits, out_dir)
     assert logs[-1][2]["tokens_seen"] == 30 * 4 * 16 and 0 < logs[-1][2]["mfu"] < 1
     assert result.step == 30 and result.tokens == 30 * 4 * 16 and result.stopped_by == "max_steps"
     assert result.history == [e[2] for e in logs]
+    # the run's mean throughput: every token over the training time (evaluation pauses left out)
+    assert result.tokens_per_s > result.tokens / result.elapsed_s and 0 < result.mfu < 1
     # periodic evals at 10, 20, 30, then the full pass; best kept, last written at the end
     evals = [(e[1], e[2]["final"]) for e in rec.events if e[0] == "eval"]
     assert evals == [(10, 0.0), (20, 0.0), (30, 0.0), (30, 1.0)]

@@ -61,3 +61,17 @@ def test_meter_reports_tokens_per_second_and_mfu():
     assert tps == pytest.approx(1000 / 0.025, rel=0.5)
     assert mfu == pytest.approx(tps * 1e6 / 1e9)
     assert meter.read()[0] == 0.0
+
+
+def test_run_mean_is_every_token_over_all_training_time():
+    """A slow last window (the run's final figure) does not stand for the whole run."""
+    meter = ThroughputMeter(flops_per_token=1e6, peak_flops=1e9)
+    meter.add(1000)
+    time.sleep(0.05)
+    fast, _ = meter.read()
+    meter.add(10)
+    time.sleep(0.05)
+    slow, _ = meter.read()
+    tps, mfu = meter.run_mean()
+    assert tps == pytest.approx(1010 / 0.1, rel=0.3)
+    assert slow < tps < fast and mfu == pytest.approx(tps * 1e6 / 1e9)

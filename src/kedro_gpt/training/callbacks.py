@@ -1,9 +1,12 @@
 """How training reports: a small callback interface (MLflow lives in ``tracking/``, not here).
 
-Only rank 0 calls callbacks. ``on_log`` metrics: ``loss`` (mean train loss since the last log),
-``lr``, ``grad_norm``, ``tokens_per_s``, ``mfu``, ``tokens_seen``, ``elapsed_s``, ``progress``,
-``eta_s``. ``on_eval`` metrics: ``loss``, ``perplexity``, ``bits_per_token`` and, when the
-validation meta has them, ``bits_per_byte`` and ``bits_per_char``.
+Only rank 0 calls callbacks. ``on_train_start`` info includes ``progress``, the share of the
+budget already spent (non-zero on resume). ``on_log`` metrics: ``loss`` (mean train loss since
+the last log), ``lr``, ``grad_norm``, ``tokens_per_s``, ``mfu``, ``tokens_seen``, ``elapsed_s``,
+``progress``, ``eta_s``. ``on_eval`` metrics: ``loss``, ``perplexity``, ``bits_per_token`` and,
+when the validation meta has them, ``bits_per_byte`` and ``bits_per_char``; ``final`` is 1.0 for
+the full pass over every validation token, 0.0 for the periodic pass over ``eval_batches``
+sampled batches. ``on_train_end`` gets the result, with the run's mean ``tokens_per_s``/``mfu``.
 """
 
 from __future__ import annotations
@@ -165,13 +168,13 @@ class ProgressBarCallback(TrainCallback):
     def on_log(self, step: int, metrics: dict[str, float]) -> None:
         if self.bar is None:
             return
-        self.bar.set_postfix(
-            step=step,
-            loss=f"{metrics['loss']:.4f}",
-            tok_s=_si(metrics["tokens_per_s"]),
-            mfu=f"{100.0 * metrics['mfu']:.1f}%",
-            refresh=False,
-        )
+        postfix = {
+            "step": step,
+            "loss": f"{metrics['loss']:.4f}",
+            "tok/s": _si(metrics["tokens_per_s"]),
+            "mfu": f"{100.0 * metrics['mfu']:.1f}%",
+        }
+        self.bar.set_postfix(postfix, refresh=False)
         self._advance(metrics.get("progress", 0.0))
 
     def on_train_end(self, result: TrainResult) -> None:

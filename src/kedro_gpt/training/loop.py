@@ -298,13 +298,13 @@ def _train_loop(run: RunState, peak: float) -> TrainResult:
                 break
             loop.step(done)
             loop.after_step()
+        tokens_per_s, mfu = loop.meter.run_mean()  # before the final evaluation's pause
         final_eval = loop.finish()
     except BaseException:
         for cb in run.callbacks.callbacks:
             if isinstance(cb, ProgressBarCallback):
                 cb.close()
         raise
-    tokens_per_s, mfu = loop.meter.run_mean()
     result = TrainResult(
         step=run.pos.step,
         tokens=run.pos.tokens,
