@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -13,6 +16,7 @@ from kedro_gpt.datasets import (
     StreamingParquetDataset,
     TokenShardsDataset,
 )
+from kedro_gpt.datasets.atomic import host_tag
 from kedro_gpt.tokenizer.config import SentencePieceConfig
 from kedro_gpt.tokenizer.shards import TokenShards, token_dtype
 from kedro_gpt.tokenizer.train import train_sentencepiece
@@ -45,17 +49,56 @@ def test_parquet_versions_accumulate(tmp_path):
     assert ds.load().read().column("a").to_pylist() == [2]
 
 
-def test_failed_save_leaves_nothing_that_looks_complete(tmp_path):
+@pytest.mark.parametrize(
+    ("error", "raised"), [(RuntimeError, DatasetError), (KeyboardInterrupt, KeyboardInterrupt)]
+)
+def test_failed_save_leaves_nothing_that_looks_complete(tmp_path, error, raised):
     ds = StreamingParquetDataset(str(tmp_path / "docs.parquet"), version=Version(None, None))
 
     def broken():
         yield from _batches(2)
-        raise RuntimeError("source went away")
+        raise error("source went away")
 
-    with pytest.raises(DatasetError, match="source went away"):
+    with pytest.raises(raised, match="source went away"):
         ds.save(broken())
     assert not ds.exists()
     assert not [p for p in tmp_path.rglob("*") if p.is_file()]
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_stale_temporaries_of_killed_saves_are_swept_by_the_next_save(tmp_path):
+    root = tmp_path / "docs.parquet"
+    killed = root / "2026-01-01T00.00.00.000Z"  # a save killed mid-write left only its temporary
+    killed.mkdir(parents=True)
+    stale = killed / f".docs.parquet.tmp-{host_tag()}-{_dead_pid()}-0123abcd"
+    stale.write_bytes(b"PAR1 half a file")
+    elsewhere = root / "2026-01-01T12.00.00.000Z"  # a run in another container: its pid is not ours
+    elsewhere.mkdir()
+    foreign = elsewhere / f".docs.parquet.tmp-otherhost-{_dead_pid()}-0123abcd"
+    foreign.write_bytes(b"PAR1 maybe still being written")
+    live_owner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        running = root / "2026-01-02T00.00.00.000Z"  # another run, still writing
+        running.mkdir()
+        live = running / f".docs.parquet.tmp-{host_tag()}-{live_owner.pid}-4567cdef"
+        live.write_bytes(b"PAR1 being written")
+        unversioned_stale = tmp_path / f".plain.parquet.tmp-{_dead_pid()}-89abcdef"  # older name
+        unversioned_stale.write_bytes(b"PAR1")
+
+        StreamingParquetDataset(str(root), version=Version(None, None)).save(_batches(1))
+        StreamingParquetDataset(str(tmp_path / "plain.parquet")).save(_batches(1))
+
+        assert not stale.exists() and not killed.exists()
+        assert live.exists() and foreign.exists()
+        assert not unversioned_stale.exists()
+    finally:
+        live_owner.kill()
+        live_owner.wait()
 
 
 def test_token_shards_roll_over_and_memmap(tmp_path):

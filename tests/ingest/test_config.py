@@ -1,7 +1,12 @@
+from pathlib import Path
+
 import pytest
+import yaml
 
 from kedro_gpt.config import ConfigError, parse_params
 from kedro_gpt.ingest import IngestionConfig, SourceConfig
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def parse(params: dict) -> IngestionConfig:
@@ -57,3 +62,39 @@ def test_defaults_and_labels() -> None:
     assert [s.label for s in config.sources] == ["a.txt", "d/*.md"]
     assert SourceConfig(url="https://example.org/a").label == "https://example.org/a"
     assert config.sources[0].text_field == "text"
+
+
+LIMITS = (
+    "url_timeout_s",
+    "url_deadline_s",
+    "url_max_mb",
+    "max_file_mb",
+    "max_document_mb",
+    "binary_control_ratio",
+)
+
+
+@pytest.mark.parametrize("key", LIMITS)
+def test_limit_must_be_positive(key: str) -> None:
+    with pytest.raises(ConfigError, match=rf"'ingestion' -> {key}: Input should be greater"):
+        parse({"sources": [{"path": "a.txt"}], key: 0})
+
+
+def test_conf_base_states_the_model_defaults() -> None:
+    """One default per limit: the model's, which conf/base repeats so a reader sees it."""
+    params = yaml.safe_load((PROJECT_ROOT / "conf/base/parameters_ingestion.yml").read_text())
+    fields = IngestionConfig.model_fields
+    for key in (*LIMITS, "batch_size", "batch_max_mb"):
+        assert params["ingestion"][key] == fields[key].default, key
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ({"path": "a.txt", "sha256": "abc"}, "sha256: String should match pattern"),
+        ({"path": "d", "glob": "*.txt", "sha256": "0" * 64}, "'sha256' checks one file"),
+    ],
+)
+def test_bad_checksum_is_rejected(source: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse({"sources": [source]})

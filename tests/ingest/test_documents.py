@@ -87,6 +87,9 @@ def test_totals_add_up_over_sources(tmp_path: Path, ingest: Ingest) -> None:
         "empty_documents": 1,
         "binary_files": 1,
         "unreadable_files": 0,
+        "oversize_files": 0,
+        "oversize_documents": 0,
+        "split_documents": 0,
         "duplicate_files": 1,
     }
     assert sources[f"{tmp_path}/**/a.txt"]["skipped_files"] == [

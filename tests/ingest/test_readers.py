@@ -3,6 +3,7 @@
 import gzip
 import json
 import logging
+import random
 from pathlib import Path
 
 import pyarrow as pa
@@ -268,3 +269,36 @@ def test_bom_and_lone_surrogates(tmp_path: Path, ingest: Ingest) -> None:
     (tmp_path / "b.jsonl").write_bytes(b'\xef\xbb\xbf{"text": "x\\ud800y"}\n')
     table, _ = ingest([{"path": str(tmp_path), "glob": "*"}])
     assert table.column("text").to_pylist() == ["hello", "x\ufffd\ufffd\ufffdy"]
+
+
+def test_one_nul_byte_skips_only_its_jsonl_line(
+    tmp_path: Path, ingest: Ingest, caplog: pytest.LogCaptureFixture
+) -> None:
+    lines = [json.dumps({"text": f"line {i}"}) for i in range(50)]
+    lines[25] = '{"text": "bad \x00 line"}'
+    path = tmp_path / "a.jsonl"
+    path.write_bytes(("\n".join(lines) + "\n").encode())
+    (tmp_path / "b.txt").write_bytes(b"a text file " * 100 + b"\x00 with one stray NUL")
+    with caplog.at_level(logging.WARNING):
+        table, report = ingest([{"path": str(tmp_path), "glob": "*"}])
+    texts = table.column("text").to_pylist()
+    assert texts[:-1] == [f"line {i}" for i in range(50) if i != 25]
+    assert texts[-1].endswith("\x00 with one stray NUL")  # cleaning drops control characters
+    assert report["total"]["binary_files"] == 0
+    assert report["total"]["malformed_jsonl_lines"] == 1
+    assert f"{path}:26: skipped malformed JSONL line: holds a NUL byte" in caplog.text
+
+
+def test_binary_is_told_by_the_share_of_control_bytes(
+    tmp_path: Path, ingest: Ingest, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "a.txt").write_bytes(random.Random(0).randbytes(20_000))  # like an image or zip
+    (tmp_path / "b.txt").write_bytes("Grüße, text with a few\ttabs and a bell\a\n".encode() * 50)
+    with caplog.at_level(logging.WARNING):
+        table, report = ingest([{"path": str(tmp_path), "glob": "*"}])
+    assert table.column("source").to_pylist() == [str(tmp_path / "b.txt")]
+    assert report["total"]["binary_files"] == 1
+    assert f"{tmp_path / 'a.txt'}: binary file (" in caplog.text
+    assert "over binary_control_ratio=0.05" in caplog.text
+    table, report = ingest([{"path": str(tmp_path / "a.txt")}], binary_control_ratio=0.5)
+    assert table.num_rows == 1 and report["total"]["invalid_utf8_files"] == 1

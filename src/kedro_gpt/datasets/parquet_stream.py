@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from kedro.io.core import AbstractVersionedDataset, DatasetError, Version
 
-from kedro_gpt.datasets.atomic import atomic_path
+from kedro_gpt.datasets.atomic import atomic_path, sweep_stale_temporaries
 
 TableLike = pa.Table | pa.RecordBatch | pd.DataFrame
 
@@ -39,6 +39,9 @@ class StreamingParquetDataset(AbstractVersionedDataset[Any, pq.ParquetFile]):
     ``save`` takes a Table, RecordBatch or DataFrame, or any iterable of them (for example a
     generator of batches). ``load`` returns a ``ParquetFile``: iterate ``iter_batches()`` to stream,
     or call ``read()`` for a small table. An empty iterable writes an empty file with ``schema``.
+
+    A save that fails removes its temporary file; one that was killed (and so could not) has
+    its temporary removed by the next save of the same dataset.
     """
 
     def __init__(
@@ -62,6 +65,7 @@ class StreamingParquetDataset(AbstractVersionedDataset[Any, pq.ParquetFile]):
 
     def save(self, data: TableLike | Iterable[TableLike]) -> None:
         path = Path(str(self._get_save_path()))
+        self._sweep()
         parts: Iterable[TableLike] = (
             [data] if isinstance(data, pa.Table | pa.RecordBatch | pd.DataFrame) else data
         )
@@ -83,6 +87,14 @@ class StreamingParquetDataset(AbstractVersionedDataset[Any, pq.ParquetFile]):
             finally:
                 if writer is not None:
                     writer.close()
+
+    def _sweep(self) -> None:
+        """Remove temporaries that killed saves of this dataset left behind (any version)."""
+        target = Path(str(self._filepath))
+        if self._version is not None:
+            sweep_stale_temporaries(target, target.name, pattern="*/")
+        else:
+            sweep_stale_temporaries(target.parent, target.name)
 
     def _exists(self) -> bool:
         try:

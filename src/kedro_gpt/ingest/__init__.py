@@ -5,7 +5,8 @@ Plain Python, no Kedro: ``batches, report = ingest_sources(IngestionConfig(sourc
 
 from kedro_gpt.ingest.config import IngestionConfig, SourceConfig
 from kedro_gpt.ingest.documents import DocumentBatcher, ingest_sources
-from kedro_gpt.ingest.errors import IngestionError
+from kedro_gpt.ingest.errors import IngestionError, OversizeInput, UnreadableInput
+from kedro_gpt.ingest.limits import Limits
 from kedro_gpt.ingest.schema import DOCUMENT_SCHEMA, FORMATS, document_id
 from kedro_gpt.ingest.sources import detect_format, resolve_sources
 
@@ -15,7 +16,10 @@ __all__ = [
     "DocumentBatcher",
     "IngestionConfig",
     "IngestionError",
+    "Limits",
+    "OversizeInput",
     "SourceConfig",
+    "UnreadableInput",
     "detect_format",
     "document_id",
     "ingest_sources",

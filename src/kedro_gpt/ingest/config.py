@@ -1,4 +1,8 @@
-"""Typed ingestion parameters: which sources to read and how to batch them."""
+"""Typed ingestion parameters: which sources to read, how to batch them, and the input caps.
+
+The defaults below are the only defaults; ``conf/base/parameters_ingestion.yml`` states the same
+values so a reader sees them (a test keeps the two equal).
+"""
 
 from __future__ import annotations
 
@@ -29,6 +33,7 @@ class SourceConfig(StrictModel):
     text_field: str = Field("text", min_length=1)
     title_field: str | None = Field(None, min_length=1)
     url_field: str | None = Field(None, min_length=1)
+    sha256: str | None = Field(None, pattern=r"^[0-9a-fA-F]{64}$")
 
     @field_validator("path", "glob", "url")
     @classmethod
@@ -37,6 +42,11 @@ class SourceConfig(StrictModel):
             raise ValueError("must not be empty")
         return value
 
+    @field_validator("sha256")
+    @classmethod
+    def _lower(cls, value: str | None) -> str | None:
+        return value.lower() if value is not None else None
+
     @model_validator(mode="after")
     def _one_location(self) -> SourceConfig:
         if (self.path is None) == (self.url is None):
@@ -44,6 +54,8 @@ class SourceConfig(StrictModel):
         if self.glob is not None:
             if self.path is None:
                 raise ValueError("'glob' needs a 'path' (the folder to search)")
+            if self.sha256 is not None:
+                raise ValueError("'sha256' checks one file or URL; it cannot go with a 'glob'")
             if PurePosixPath(self.glob).is_absolute() or ".." in PurePosixPath(self.glob).parts:
                 raise ValueError(f"'glob' must be relative to 'path', got {self.glob!r}")
         if self.url is not None:
@@ -69,7 +81,25 @@ class IngestionConfig(StrictModel):
     sources: list[SourceConfig] = Field(min_length=1)
     batch_size: int = Field(1000, ge=1, description="documents per Arrow batch at most")
     batch_max_mb: float = Field(32.0, gt=0, description="megabytes of text per batch at most")
-    url_timeout_s: float = Field(30.0, gt=0, description="seconds to wait for a URL to respond")
+    url_timeout_s: float = Field(
+        30.0, gt=0, description="seconds a URL may keep us waiting for the next bytes"
+    )
+    url_deadline_s: float = Field(
+        600.0, gt=0, description="seconds one download may take in all, headers to last byte"
+    )
+    url_max_mb: float = Field(1024.0, gt=0, description="megabytes one download may have at most")
+    max_file_mb: float = Field(
+        4096.0, gt=0, description="decompressed megabytes read from one file or URL at most"
+    )
+    max_document_mb: float = Field(
+        8.0, gt=0, description="megabytes of UTF-8 text in one document at most"
+    )
+    binary_control_ratio: float = Field(
+        0.05,
+        gt=0,
+        le=1,
+        description="share of control bytes in a file's first 8 KiB above which it is binary",
+    )
 
     @model_validator(mode="after")
     def _unique_sources(self) -> IngestionConfig:

@@ -10,7 +10,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from kedro_gpt.ingest.config import IngestionConfig
-from kedro_gpt.ingest.inputs import READ_ERRORS, open_input
+from kedro_gpt.ingest.errors import OversizeInput
+from kedro_gpt.ingest.inputs import READ_ERRORS, check_sha256, control_share, open_input
+from kedro_gpt.ingest.limits import Limits
 from kedro_gpt.ingest.readers import (
     FileState,
     RawDocument,
@@ -76,24 +78,42 @@ class DocumentBatcher:
         return batch
 
 
+def _kept(read: int, before: str) -> str:
+    return f"kept the {read} documents read before {before}, " if read else ""
+
+
 def _raw_documents(
-    entry: Input, timeout_s: float, stats: SourceStats, state: FileState
+    entry: Input, limits: Limits, stats: SourceStats, state: FileState
 ) -> Iterator[RawDocument]:
-    """Read one input, folding what it found into ``stats``; binary and unreadable are skipped."""
+    """Read one input, folding what it found into ``stats``.
+
+    Binary, unreadable (corrupt, truncated, wrong sha256, too slow) and oversize inputs are
+    skipped and counted; the documents read before an error or a cap are kept.
+    """
     stats.files += 1
     read = 0
     try:
         if is_seekable_parquet(entry):
             assert entry.path is not None
+            if entry.spec.sha256 is not None:
+                check_sha256(entry.path, entry.spec.sha256)
             stats.bytes += entry.path.stat().st_size
-            yield from read_parquet(pq.ParquetFile(entry.path), entry.spec, state, None)
+            for document in read_parquet(pq.ParquetFile(entry.path), entry.spec, state, None):
+                read += 1
+                yield document
             return
-        with open_input(entry, timeout_s) as opened:
+        with open_input(entry, limits) as opened:
             state.format = opened.format
             try:
-                if opened.format != "parquet" and opened.is_binary:
+                share = control_share(opened.head)
+                if opened.format != "parquet" and share > limits.binary_control_ratio:
                     logger.warning(
-                        "%s: binary file (NUL bytes in its first 8 KB); skipped", entry.source
+                        "%s: binary file (%.0f%% control bytes in its first %d bytes, over %s); "
+                        "skipped",
+                        entry.source,
+                        share * 100,
+                        len(opened.head),
+                        limits.named("binary_control_ratio"),
                     )
                     stats.binary_files += 1
                     stats.skip_file(entry.source, "binary")
@@ -116,14 +136,17 @@ def _raw_documents(
                     yield document
             finally:
                 stats.bytes += opened.bytes_read
+    except OversizeInput as err:
+        logger.warning("%s: %s; %sskipped the rest", entry.source, err, _kept(read, "it"))
+        stats.oversize_files += 1
+        stats.skip_file(entry.source, f"oversize: {err}")
     except UNREADABLE as err:
-        kept = f"kept the {read} documents read before the error, " if read else ""
         logger.warning(
             "%s: unreadable (%s: %s); %sskipped the rest",
             entry.source,
             type(err).__name__,
             err,
-            kept,
+            _kept(read, "the error"),
         )
         stats.unreadable_files += 1
         stats.skip_file(entry.source, f"unreadable: {type(err).__name__}: {err}")
@@ -131,6 +154,8 @@ def _raw_documents(
         stats.invalid_utf8_files += state.invalid_utf8
         stats.malformed_jsonl_lines += state.malformed_jsonl_lines
         stats.malformed_csv_rows += state.malformed_csv_rows
+        stats.oversize_documents += state.oversize_documents
+        stats.split_documents += state.split
         if state.invalid_utf8:
             logger.warning("%s: invalid UTF-8, decoded with replacement characters", entry.source)
 
@@ -138,6 +163,7 @@ def _raw_documents(
 def _document_batches(
     resolved: list[ResolvedSource], config: IngestionConfig, report: dict[str, Any]
 ) -> Iterator[pa.RecordBatch]:
+    limits = Limits.from_config(config)
     per_source = {item.spec.label: SourceStats() for item in resolved}
     batcher = DocumentBatcher(config.batch_size, int(config.batch_max_mb * 2**20))
     for item in resolved:
@@ -146,8 +172,8 @@ def _document_batches(
             stats.duplicate_files += 1
             stats.skip_file(duplicate, "duplicate")
         for entry in item.inputs:
-            state = FileState(entry.source, entry.format)
-            for raw in _raw_documents(entry, config.url_timeout_s, stats, state):
+            state = FileState(entry.source, limits, entry.format)
+            for raw in _raw_documents(entry, limits, stats, state):
                 if not raw.text or raw.text.isspace():
                     stats.empty_documents += 1
                     continue

@@ -1,25 +1,34 @@
-"""Open a file or an http(s) URL as one decompressed byte stream, counting the bytes read."""
+"""Open a file or an http(s) URL as one decompressed byte stream, counting the bytes read.
+
+The stream stops with OversizeInput past ``max_file_mb`` decompressed bytes, so a small
+compressed file that expands without end (a decompression bomb) costs a bounded read.
+"""
 
 from __future__ import annotations
 
 import gzip
-import http.client
+import hashlib
 import io
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import BinaryIO
-from urllib.error import HTTPError, URLError
-from urllib.request import Request, urlopen
 
 import zstandard
 
-from kedro_gpt import __version__
-from kedro_gpt.ingest.errors import IngestionError
+from kedro_gpt.ingest.download import open_download
+from kedro_gpt.ingest.errors import IngestionError, OversizeInput, UnreadableInput
+from kedro_gpt.ingest.limits import Limits
 from kedro_gpt.ingest.sources import Input
 
-#: How many leading (decompressed) bytes are sniffed for NUL bytes to tell binary from text.
+#: How many leading (decompressed) bytes are sniffed to tell binary from text.
 SNIFF_BYTES = 8192
+
+#: Control bytes that text does not hold: C0 controls but BEL, BS, tab, LF, VT, FF, CR and ESC
+#: (the set file(1) counts as text), and DEL.
+CONTROL_BYTES = bytes([*range(0, 7), *range(14, 27), *range(28, 32), 127])
+_TEXT_BYTES = bytes(b for b in range(256) if b not in CONTROL_BYTES)
 
 #: Content-Type -> format, for a URL whose path has no known extension.
 CONTENT_TYPE_FORMATS = {
@@ -38,26 +47,53 @@ CONTENT_TYPE_FORMATS = {
 READ_ERRORS: tuple[type[BaseException], ...] = (OSError, EOFError, zstandard.ZstdError)
 
 
-class _CountingReader(io.RawIOBase):
-    """Pass reads through to ``raw`` and count the bytes; a URL's read errors name the URL."""
+def control_share(head: bytes) -> float:
+    """The share of ``head`` that is control bytes text does not hold (0.0 for no bytes)."""
+    if not head:
+        return 0.0
+    return len(head.translate(None, _TEXT_BYTES)) / len(head)
 
-    def __init__(self, raw: BinaryIO, url: str | None = None) -> None:
+
+class _CountingReader(io.RawIOBase):
+    """Pass reads through to ``raw`` and count the bytes."""
+
+    def __init__(self, raw: BinaryIO) -> None:
         self._raw = raw
-        self._url = url
         self.bytes_read = 0
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
-        try:
-            n = self._raw.readinto(buffer)  # type: ignore[attr-defined]
-        except (OSError, http.client.HTTPException) as err:
-            if self._url is None:
-                raise
-            raise IngestionError(f"could not fetch {self._url}: {err}") from err
+        n = self._raw.readinto(buffer)  # type: ignore[attr-defined]
         self.bytes_read += n or 0
         return n or 0
+
+
+class _Capped(io.RawIOBase):
+    """Pass up to ``limit`` bytes through from ``raw``; a read past them raises OversizeInput.
+
+    Raising only when more is asked for (not when a read-ahead buffer fills) lets a reader keep
+    every whole line or part that came before the cap.
+    """
+
+    def __init__(self, raw: BinaryIO, limit: int, message: str) -> None:
+        self._raw = raw
+        self._limit = limit
+        self._message = message
+        self._count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
+        if self._count >= self._limit:
+            if self._raw.read(1):
+                raise OversizeInput(self._message)
+            return 0
+        n = self._raw.readinto(memoryview(buffer)[: self._limit - self._count]) or 0  # type: ignore[attr-defined]
+        self._count += n
+        return n
 
 
 class _Prepended(io.RawIOBase):
@@ -90,33 +126,22 @@ class OpenedInput:
     counter: _CountingReader
 
     @property
-    def is_binary(self) -> bool:
-        """True when the first bytes hold a NUL byte, which text in UTF-8 never has."""
-        return b"\0" in self.head
-
-    @property
     def bytes_read(self) -> int:
         """Bytes read so far from disk or network (before decompression)."""
         return self.counter.bytes_read
 
 
-def fetch_url(url: str, timeout_s: float) -> io.BufferedIOBase:
-    """GET ``url``; any failure raises IngestionError naming the URL."""
-    request = Request(url, headers={"User-Agent": f"kedro-gpt/{__version__}"})
-    try:
-        return urlopen(request, timeout=timeout_s)  # the scheme is checked in config
-    except HTTPError as err:
-        raise IngestionError(f"could not fetch {url}: HTTP {err.code} {err.reason}") from err
-    except URLError as err:
-        raise IngestionError(f"could not fetch {url}: {err.reason}") from err
-    except (OSError, ValueError) as err:
-        raise IngestionError(f"could not fetch {url}: {err}") from err
+def check_sha256(path: Path, expected: str) -> None:
+    """Raise UnreadableInput when the file's sha256 is not ``expected`` (lower-case hex)."""
+    with path.open("rb") as f:
+        actual = hashlib.file_digest(f, "sha256").hexdigest()
+    if actual != expected:
+        raise UnreadableInput(f"sha256 is {actual}, the source declares {expected}")
 
 
-def _url_format(entry: Input, response: io.BufferedIOBase) -> str:
+def _url_format(entry: Input, content_type: str) -> str:
     if entry.format is not None:
         return entry.format
-    content_type = response.headers.get_content_type()  # type: ignore[attr-defined]
     fmt = CONTENT_TYPE_FORMATS.get(content_type)
     if fmt is None:
         raise IngestionError(
@@ -139,22 +164,26 @@ def _read_head(stream: BinaryIO) -> bytes:
 
 
 @contextmanager
-def open_input(entry: Input, timeout_s: float) -> Iterator[OpenedInput]:
-    """Open ``entry`` (file or URL), decompress it, and sniff its first bytes.
+def open_input(entry: Input, limits: Limits) -> Iterator[OpenedInput]:
+    """Open ``entry`` (file or URL), decompress it within ``max_file_mb``, sniff its first bytes.
 
-    A URL that cannot be fetched raises IngestionError; a corrupt file raises one of
-    ``READ_ERRORS``, which callers count as an unreadable file.
+    A URL is downloaded whole first (see ``download``); one that cannot be fetched raises
+    IngestionError. A declared sha256 is checked before anything is read. A corrupt, truncated
+    or mismatched input raises one of ``READ_ERRORS``, which callers count against the file;
+    OversizeInput (one of them) says a cap was reached.
     """
     with ExitStack() as stack:
         if entry.path is not None:
+            if entry.spec.sha256 is not None:
+                check_sha256(entry.path, entry.spec.sha256)
             raw: BinaryIO = stack.enter_context(open(entry.path, "rb"))
             fmt, url = entry.format, None
         else:
-            response = stack.enter_context(fetch_url(entry.source, timeout_s))
-            fmt, url = _url_format(entry, response), response.url  # type: ignore[attr-defined]
-            raw = response  # type: ignore[assignment]
-        assert fmt is not None
-        counter = _CountingReader(raw, url=entry.source if entry.path is None else None)
+            with open_download(entry.source, limits) as download:
+                fmt, url = _url_format(entry, download.content_type), download.final_url
+                body = download.save(entry.spec.sha256)
+            raw = stack.enter_context(body)  # type: ignore[arg-type]
+        counter = _CountingReader(raw)
         counted = io.BufferedReader(counter, buffer_size=1 << 16)
         decompressed: BinaryIO
         if entry.compression == "gzip":
@@ -165,6 +194,12 @@ def open_input(entry: Input, timeout_s: float) -> Iterator[OpenedInput]:
             )
         else:
             decompressed = counted  # type: ignore[assignment]
-        head = _read_head(decompressed)
-        stream = io.BufferedReader(_Prepended(head, decompressed), buffer_size=1 << 16)
+        what = "decompressed" if entry.compression != "none" else "read"
+        capped = _Capped(
+            decompressed,
+            limits.max_file_bytes,
+            f"over {limits.named('max_file_mb')} ({what} more than {limits.max_file_bytes} bytes)",
+        )
+        head = _read_head(capped)  # type: ignore[arg-type]
+        stream = io.BufferedReader(_Prepended(head, capped), buffer_size=1 << 16)  # type: ignore[arg-type]
         yield OpenedInput(stream, head, fmt, url, counter)

@@ -3,6 +3,10 @@
 A .txt/.md/.html input is one document; every JSONL line and CSV/Parquet row is one document.
 Bytes that are not valid UTF-8 are decoded with replacement and flagged on the ``FileState``;
 malformed JSONL lines and CSV rows are skipped, counted and logged as ``file:line``.
+
+No document holds more than ``max_document_mb``: a longer .txt/.md file is split into parts at
+line breaks, read part by part; a longer HTML page, JSONL line or CSV/Parquet cell is skipped
+(counted, logged). A JSONL line is read at most ``max_document_mb`` at a time.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import json
 import logging
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +30,7 @@ from selectolax.lexbor import LexborHTMLParser
 from kedro_gpt.ingest.config import SourceConfig
 from kedro_gpt.ingest.errors import IngestionError
 from kedro_gpt.ingest.inputs import OpenedInput
+from kedro_gpt.ingest.limits import Limits
 from kedro_gpt.ingest.sources import Input
 
 logger = logging.getLogger(__name__)
@@ -50,21 +55,24 @@ class RawDocument:
 
 @dataclass
 class FileState:
-    """What reading one input found besides documents."""
+    """What reading one input found besides documents, and the caps it is read under."""
 
     source: str
+    limits: Limits
     format: str | None = None
     invalid_utf8: bool = False
     malformed_jsonl_lines: int = 0
     malformed_csv_rows: int = 0
+    oversize_documents: int = 0
+    split: bool = False
 
-    def decode(self, data: bytes) -> str:
+    def decode(self, data: bytes | bytearray | memoryview) -> str:
         """UTF-8 text of ``data``; invalid bytes become U+FFFD and flag the file."""
         try:
-            return data.decode("utf-8")
+            return str(data, "utf-8")
         except UnicodeDecodeError:
             self.invalid_utf8 = True
-            return data.decode("utf-8", errors="replace")
+            return str(data, "utf-8", "replace")
 
     def skip_line(self, kind: str, number: int | None, why: str) -> None:
         """Count a malformed JSONL line (``kind="jsonl"``) or CSV row, and log where it was."""
@@ -82,6 +90,18 @@ class FileState:
                 "%s: more malformed %s %ss; counting only", self.source, kind, _unit(kind)
             )
 
+    def skip_oversize(self, what: str, position: int | None) -> None:
+        """Count a document (``what``: "document", "JSONL line") over ``max_document_mb``."""
+        self.oversize_documents += 1
+        count = self.oversize_documents
+        where = f"{self.source}:{position}" if position is not None else self.source
+        if count <= MAX_LINE_WARNINGS:
+            logger.warning(
+                "%s: skipped %s over %s", where, what, self.limits.named("max_document_mb")
+            )
+        elif count == MAX_LINE_WARNINGS + 1:
+            logger.warning("%s: more documents over max_document_mb; counting only", self.source)
+
 
 def _unit(kind: str) -> str:
     return "line" if kind == "jsonl" else "row"
@@ -94,11 +114,64 @@ def html_title(html: str) -> str | None:
     return title or None
 
 
+def _char_boundary(data: bytearray, cut: int) -> int:
+    """``cut`` moved back to the start of the UTF-8 character it falls in (``cut`` if none)."""
+    start = cut
+    while start > 0 and cut - start < 4 and data[start] & 0xC0 == 0x80:
+        start -= 1
+    return start if start > 0 and data[start] & 0xC0 != 0x80 else cut
+
+
+def _parts(
+    buffer: bytearray, stream: io.BufferedReader, limit: int, decode: Callable[[Any], str]
+) -> Iterator[str]:
+    """``buffer`` and the rest of ``stream``, decoded in parts of at most ``limit`` bytes.
+
+    Each part ends at its last line break, or between two UTF-8 characters when its second half
+    has none. At most ``limit`` + 1 bytes are held besides the part being decoded.
+    """
+    while True:
+        if len(buffer) <= limit:
+            more = stream.read(limit + 1 - len(buffer))
+            if not more:
+                if buffer:
+                    yield decode(buffer)
+                return
+            buffer += more
+            del more
+            continue
+        cut = buffer.rfind(b"\n", 0, limit) + 1
+        if cut <= limit // 2:  # no line break in the second half: cut between characters
+            cut = _char_boundary(buffer, limit)
+        with memoryview(buffer) as view, view[:cut] as head:
+            text = decode(head)
+        del buffer[:cut]
+        yield text
+
+
 def read_whole(opened: OpenedInput, state: FileState) -> Iterator[RawDocument]:
-    """A .txt, .md or .html input as one document (HTML keeps its markup; title from <title>)."""
-    text = state.decode(opened.stream.read()).removeprefix("\ufeff")
-    title = html_title(text) if opened.format == "html" else None
-    yield RawDocument(0, text, title, opened.url)
+    """A .txt, .md or .html input as one document (HTML keeps its markup; title from <title>).
+
+    Over ``max_document_mb``, a .txt/.md input becomes several documents (positions 0, 1, ...)
+    and an HTML page, which a cut would break, is skipped.
+    """
+    limit = state.limits.max_document_bytes
+    first = opened.stream.read(limit + 1)
+    if len(first) <= limit:
+        text = state.decode(first).removeprefix("\ufeff")
+        title = html_title(text) if opened.format == "html" else None
+        yield RawDocument(0, text, title, opened.url)
+        return
+    if opened.format == "html":
+        state.skip_oversize("document", None)
+        return
+    state.split = True
+    buffer = bytearray(first)
+    del first
+    for position, text in enumerate(_parts(buffer, opened.stream, limit, state.decode)):
+        yield RawDocument(
+            position, text.removeprefix("\ufeff") if position == 0 else text, None, opened.url
+        )
 
 
 def _optional_str(value: Any) -> str | None:
@@ -108,8 +181,23 @@ def _optional_str(value: Any) -> str | None:
 
 
 def read_jsonl(opened: OpenedInput, spec: SourceConfig, state: FileState) -> Iterator[RawDocument]:
-    """One document per JSONL line; position is the 1-based line number. Blank lines are ignored."""
-    for number, raw in enumerate(opened.stream, start=1):
+    """One document per JSONL line; position is the 1-based line number. Blank lines are ignored.
+
+    A line over ``max_document_mb`` is skipped without being held whole; a line holding a NUL
+    byte is skipped as malformed.
+    """
+    limit = state.limits.max_document_bytes
+    number = 0
+    while raw := opened.stream.readline(limit + 1):
+        number += 1
+        if len(raw) > limit and not (len(raw) == limit + 1 and raw.endswith(b"\n")):
+            while raw and not raw.endswith(b"\n"):  # drain the rest of the line
+                raw = opened.stream.readline(limit + 1)
+            state.skip_oversize("JSONL line", number)
+            continue
+        if b"\0" in raw:
+            state.skip_line("jsonl", number, "holds a NUL byte")
+            continue
         line = state.decode(raw)
         if number == 1:
             line = line.removeprefix("\ufeff")
@@ -195,8 +283,12 @@ def _rows(
             if spec.url_field
             else [default_url] * n
         )
+        limit = state.limits.max_document_bytes
         for text, title, url in zip(texts, titles, urls, strict=True):
-            yield RawDocument(position, text or "", title, url)
+            if text and len(text) * 4 > limit and len(text.encode("utf-8", "replace")) > limit:
+                state.skip_oversize("document", position)
+            else:
+                yield RawDocument(position, text or "", title, url)
             position += 1
 
 

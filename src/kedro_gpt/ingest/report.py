@@ -4,7 +4,11 @@ Per source: ``files`` inputs opened (files or URLs, skipped ones included; dupli
 ``documents`` written, ``bytes`` read from disk or network (compressed size), ``characters`` of
 document text written, and the skips: ``invalid_utf8_files`` (decoded with replacement, still
 ingested), ``malformed_jsonl_lines``, ``malformed_csv_rows``, ``empty_documents``,
-``binary_files``, ``unreadable_files`` and ``duplicate_files`` (matched by an earlier source).
+``binary_files``, ``unreadable_files`` (corrupt, truncated, a wrong sha256, a download past its
+deadline), ``oversize_files`` (cut at ``url_max_mb`` or ``max_file_mb``; the documents before the
+cap are kept), ``oversize_documents`` (an HTML page, JSONL line or CSV/Parquet cell over
+``max_document_mb``) and ``duplicate_files`` (matched by an earlier source). ``split_documents``
+counts .txt/.md files over ``max_document_mb`` that were split into several documents (not a skip).
 """
 
 from __future__ import annotations
@@ -27,11 +31,14 @@ class SourceStats:
     empty_documents: int = 0
     binary_files: int = 0
     unreadable_files: int = 0
+    oversize_files: int = 0
+    oversize_documents: int = 0
+    split_documents: int = 0
     duplicate_files: int = 0
     skipped_files: list[dict[str, str]] = field(default_factory=list)
 
     def skip_file(self, source: str, reason: str) -> None:
-        """Record a file skipped whole (``binary``, ``unreadable: …``, ``duplicate``)."""
+        """Record a file skipped (``binary``, ``unreadable: …``, ``oversize: …``, ``duplicate``)."""
         self.skipped_files.append({"file": source, "reason": reason})
 
 
