@@ -1,5 +1,6 @@
-"""Project hooks: record the lineage of every run in MLflow and log marked datasets as artifacts;
-skip loading the catalog model when fine-tuning starts from a model named elsewhere."""
+"""Project hooks: check every stage's parameters before the first node; read back what a run
+wrote at that run's own version; record the lineage of every run in MLflow and log marked datasets
+as artifacts; skip loading the catalog model when fine-tuning starts from a model named elsewhere."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ from typing import Any
 
 from kedro.framework.hooks import hook_impl
 from kedro.io import AbstractVersionedDataset, MemoryDataset
+from kedro.io.core import Version
 
+from kedro_gpt.pipelines.finetuning.pipeline import BASE_MODEL_READER
+from kedro_gpt.pipelines.parameters import check_parameters, parameter_keys
 from kedro_gpt.tracking.lineage import (
     enable_system_metrics,
     git_commit,
@@ -16,12 +20,55 @@ from kedro_gpt.tracking.lineage import (
     tag_dataset_version,
     tag_run,
 )
+from kedro_gpt.tracking.metrics import group_metric_datasets
+from kedro_gpt.tracking.run_info import describe_active_run
 
 logger = logging.getLogger(__name__)
 
 
+class ParameterCheckHooks:
+    """Validate the parameters of every stage in the run before its first node starts."""
+
+    @hook_impl(tryfirst=True)
+    def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
+        keys = parameter_keys(pipeline.inputs())
+        check_parameters(keys, lambda key: catalog.load(f"params:{key}"))
+
+
+class RunIsolationHooks:
+    """Within one run, every dataset the run writes is read back at the run's own save version.
+
+    Kedro loads the newest version of a versioned input, which may be another run's: two
+    ``kedro run`` started side by side would read each other's documents. A version pinned on the
+    command line (``--load-versions``) is kept.
+    """
+
+    @hook_impl(tryfirst=True)
+    def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
+        pinned = set(run_params.get("load_versions") or {})
+        for name in sorted(pipeline.all_outputs() - pinned):
+            pin_to_own_version(catalog, name)
+
+
+def pin_to_own_version(catalog: Any, name: str) -> None:
+    """Make the versioned dataset ``name`` load the version this run saves."""
+    try:
+        dataset = catalog.get(name)
+    except Exception:  # noqa: BLE001 - an output the catalog does not declare is a MemoryDataset
+        return
+    if not isinstance(dataset, AbstractVersionedDataset):
+        return
+    version = getattr(dataset, "_version", None)
+    if version is None or version.load is not None:
+        return
+    save = dataset.resolve_save_version()
+    dataset._version = Version(save, save)
+
+
 class LineageHooks:
-    """Tag the active MLflow run with the git commit and every dataset version read or written."""
+    """Tag the active MLflow run with the git commit and every dataset version read or written;
+    give it a telling name and a description of its metric groups; name the metrics of
+    kedro-mlflow's metrics datasets ``<prefix>/<key>`` (kedro_gpt.tracking.metrics)."""
 
     def __init__(self) -> None:
         self._catalog: Any = None
@@ -33,9 +80,10 @@ class LineageHooks:
     @hook_impl
     def after_catalog_created(self, catalog: Any) -> None:
         self._catalog = catalog
+        group_metric_datasets(catalog)
 
     @hook_impl
-    def before_pipeline_run(self, run_params: dict[str, Any]) -> None:
+    def before_pipeline_run(self, run_params: dict[str, Any], catalog: Any) -> None:
         tag_run(
             {
                 "git_commit": git_commit(run_params.get("project_path") or "."),
@@ -45,6 +93,14 @@ class LineageHooks:
                 "kedro.env": run_params.get("env") or "local",
             }
         )
+
+        def params(key: str) -> Any:
+            try:
+                return catalog.load(f"params:{key}")
+            except Exception:  # noqa: BLE001 - a key this project does not define
+                return None
+
+        describe_active_run(run_params, params)
 
     def _dataset(self, dataset_name: str) -> Any:
         if self._catalog is None:
@@ -80,22 +136,19 @@ class ExternalBaseModelHooks:
     ``gpt_model`` input: it is not loaded (the node gets None), so a project that never
     pretrained, such as one starting from GPT-2's imported weights, can fine-tune.
 
-    Only when the fine-tuning node is the run's one reader of ``gpt_model``; the run's lineage
-    then names the model it did start from (``base_model.*`` tags) and no ``gpt_model`` version.
+    Only when every reader of ``gpt_model`` in the run carries the ``BASE_MODEL_READER`` tag (the
+    fine-tuning node); the run's lineage then names the model it did start from (``base_model.*``
+    tags) and no ``gpt_model`` version.
     """
 
     dataset = "gpt_model"
-    node_func = ("kedro_gpt.pipelines.finetuning.nodes", "finetune")
 
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
         if self.dataset not in pipeline.inputs():
             return
         readers = [n for n in pipeline.nodes if self.dataset in n.inputs]
-        funcs = {
-            (getattr(n.func, "__module__", ""), getattr(n.func, "__name__", "")) for n in readers
-        }
-        if funcs != {self.node_func}:
+        if not readers or any(BASE_MODEL_READER not in n.tags for n in readers):
             return
         try:
             params = catalog.load("params:finetuning") or {}

@@ -1,13 +1,50 @@
-"""Project pipelines: one per stage folder, plus the composites ``data`` and ``pretrain``."""
+"""The project's pipelines: every stage under ``pipelines/``, and the composites built from them.
+
+Kedro 1.7's ``find_pipelines`` looks only in ``pipelines/<name>`` for the name asked on the command
+line, so the registry imports each stage's ``create_pipeline`` itself and defines the composites
+here, in one place. ``kedro run --pipelines=<name>`` takes any key of ``register_pipelines()``.
+"""
 
 from __future__ import annotations
 
-from kedro.framework.project import find_pipelines
 from kedro.pipeline import Pipeline
+
+from kedro_gpt.pipelines import (
+    cleaning,
+    comparison,
+    evaluation,
+    finetuning,
+    ingestion,
+    pretraining,
+    tokenization,
+)
+
+STAGES = {
+    "ingestion": ingestion.create_pipeline,
+    "cleaning": cleaning.create_pipeline,
+    "tokenization": tokenization.create_pipeline,
+    "pretraining": pretraining.create_pipeline,
+    "evaluation": evaluation.create_pipeline,  # scores the model just trained, registers it
+    "finetuning": finetuning.create_pipeline,
+    "comparison": comparison.create_pipeline,  # model versions side by side, promotes a champion
+}
+
+# name -> the stages it chains, in order (aliases are one-stage composites)
+COMPOSITES = {
+    "data": ["ingestion", "cleaning", "tokenization"],
+    "pretrain": ["ingestion", "cleaning", "tokenization", "pretraining", "evaluation"],
+    "finetune": ["finetuning"],
+    "compare": ["comparison"],
+}
+
+DEFAULT = "pretrain"
 
 
 def register_pipelines() -> dict[str, Pipeline]:
-    """Register every pipeline under ``pipelines/``; ``__default__`` is ``pretrain`` when present."""
-    pipelines = find_pipelines(raise_errors=True)
-    pipelines["__default__"] = pipelines.get("pretrain", pipelines.get("data", Pipeline([])))
+    """Every stage, every composite, and ``__default__`` (= ``pretrain``, what ``make run`` runs)."""
+    stages = {name: create() for name, create in STAGES.items()}
+    pipelines: dict[str, Pipeline] = dict(stages)
+    for name, parts in COMPOSITES.items():
+        pipelines[name] = sum((stages[part] for part in parts), Pipeline([]))
+    pipelines["__default__"] = pipelines[DEFAULT]
     return pipelines

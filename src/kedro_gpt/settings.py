@@ -2,9 +2,14 @@
 
 from kedro.config import OmegaConfigLoader
 
-from kedro_gpt.hooks import ExternalBaseModelHooks, LineageHooks
+from kedro_gpt.hooks import (
+    ExternalBaseModelHooks,
+    LineageHooks,
+    ParameterCheckHooks,
+    RunIsolationHooks,
+)
 
-HOOKS = (LineageHooks(), ExternalBaseModelHooks())
+HOOKS = (ParameterCheckHooks(), RunIsolationHooks(), LineageHooks(), ExternalBaseModelHooks())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

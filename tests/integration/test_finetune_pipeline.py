@@ -1,4 +1,4 @@
-"""``kedro run --pipelines=pretrain``, then ``finetune`` (chat) and ``evaluate`` in a temp project."""
+"""``kedro run --pipelines=pretrain``, then ``finetune`` (chat) and ``compare`` in a temp project."""
 
 from __future__ import annotations
 
@@ -31,8 +31,8 @@ FINETUNE = {
 }
 
 
-EVALUATE = {
-    "evaluate": {
+COMPARISON = {
+    "comparison": {
         "models": {"latest": "catalog", "finetuned": "models:/kedro-gpt-finetuned/1"},
         "text_sets": {"shakespeare_val": {"tail_fraction": 0.02}},
         "pair_sets": {"bible_dev": {"max_examples": 4}},
@@ -57,12 +57,12 @@ def project(tmp_path_factory):
                 "evaluation": {"samples": {"prompts": ["ROMEO:"], "max_new_tokens": 5}}
             },
             "parameters_finetuning": FINETUNE,
-            "parameters_evaluate": EVALUATE,
+            "parameters_comparison": COMPARISON,
         },
     )
     kedro_run(project, "--pipelines=pretrain")
     kedro_run(project, "--pipelines=finetune")
-    kedro_run(project, "--pipelines=evaluate")
+    kedro_run(project, "--pipelines=comparison")
     return project
 
 
@@ -100,14 +100,14 @@ def test_finetune_run_links_to_the_pretraining_run(project):
     assert "train/loss" in finetune["metrics"]
 
 
-def test_evaluate_promotes_the_pretrained_model_with_a_card(project):
-    *_, evaluate = mlflow_runs(project)
-    assert evaluate["tags"]["promotion.alias"] == "champion"
-    assert evaluate["tags"]["promotion.model"] == "kedro-gpt/1"
+def test_comparison_promotes_the_pretrained_model_with_a_card(project):
+    *_, comparison = mlflow_runs(project)
+    assert comparison["tags"]["promotion.alias"] == "champion"
+    assert comparison["tags"]["promotion.model"] == "kedro-gpt/1"
     for model in ("latest", "finetuned"):  # side by side
-        assert f"evaluate.{model}.shakespeare_val.bits_per_char" in evaluate["metrics"]
-        assert f"evaluate.{model}.truthfulqa.response_loss" in evaluate["metrics"]
-    markdown = _latest(project, "data/08_reporting/evaluate_report.md").read_text()
+        assert f"comparison.{model}.shakespeare_val.bits_per_char" in comparison["metrics"]
+        assert f"comparison.{model}.truthfulqa.response_loss" in comparison["metrics"]
+    markdown = _latest(project, "data/08_reporting/comparison_report.md").read_text()
     assert "| shakespeare_val.bits_per_char |" in markdown and "kedro-gpt@champion" in markdown
     card = _latest(project, "data/08_reporting/model_card.md").read_text()
     assert "# Model card: latest" in card and "git commit" in card

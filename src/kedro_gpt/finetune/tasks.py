@@ -29,7 +29,7 @@ from kedro_gpt.finetune.batches import (
     lm_row,
 )
 from kedro_gpt.finetune.config import FinetuningConfig, GenerationParams
-from kedro_gpt.finetune.metrics import (
+from kedro_gpt.evaluation.metrics import (
     classification_metrics,
     confusion_figure,
     majority_baseline,

@@ -4,6 +4,10 @@ from kedro.pipeline import Node, Pipeline
 
 from kedro_gpt.pipelines.finetuning.nodes import finetune, register_finetuned_model
 
+# The node that starts from a base model. `ExternalBaseModelHooks` finds it by this tag: with
+# `finetuning.base_model.path` or `.mlflow_uri` set, its `gpt_model` input is not loaded.
+BASE_MODEL_READER = "reads_base_model"
+
 
 def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
@@ -19,6 +23,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "finetune_plot",
                 ],
                 name="finetune",
+                tags=[BASE_MODEL_READER],
             ),
             Node(
                 register_finetuned_model,

@@ -1,4 +1,4 @@
-"""The evaluate nodes with a real (sqlite) MLflow registry: promotion passes or says why not."""
+"""The comparison nodes with a real (sqlite) MLflow registry: promotion passes or says why not."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from kedro_gpt.model.bundle import ModelBundle
 from kedro_gpt.model.classifier import GPTClassifier
 from kedro_gpt.model.config import GPTConfig
 from kedro_gpt.model.gpt import GPT
-from kedro_gpt.pipelines.evaluate.nodes import evaluate_models, promote_model, write_report
+from kedro_gpt.pipelines.comparison.nodes import compare_models, promote_model, write_report
 from kedro_gpt.tokenizer.config import SentencePieceConfig
 from kedro_gpt.tokenizer.train import train_sentencepiece
 from kedro_gpt.tracking.registry import register_model
@@ -45,7 +45,7 @@ def bundle(shakespeare_text):
 @pytest.fixture
 def registered(bundle, tmp_path):
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    mlflow.set_experiment("evaluate-test")
+    mlflow.set_experiment("comparison-test")
     with mlflow.start_run():
         register_model(bundle, "tiny-gpt")
     yield "models:/tiny-gpt/1"
@@ -86,7 +86,7 @@ def _params(uri: str, threshold: float) -> dict:
 def test_passing_model_gets_the_champion_alias(bundle, registered, split_documents):
     params = _params(registered, threshold=100.0)
     with mlflow.start_run():
-        report, metrics = evaluate_models(bundle, FILES, split_documents, params)
+        report, metrics = compare_models(bundle, FILES, split_documents, params)
         promotion, card = promote_model(report, params)
     assert set(report["results"]) == {"latest", "registered"}
     same = report["results"]["latest"]["held.bits_per_char"]
@@ -108,7 +108,7 @@ def test_passing_model_gets_the_champion_alias(bundle, registered, split_documen
 def test_failing_model_gets_no_alias_and_says_why(bundle, registered, split_documents):
     params = _params(registered, threshold=0.01)
     with mlflow.start_run() as run:
-        report, _ = evaluate_models(bundle, FILES, split_documents, params)
+        report, _ = compare_models(bundle, FILES, split_documents, params)
         promotion, _ = promote_model(report, params)
     assert not promotion["promoted"]
     assert promotion["failed"][0].startswith("held.bits_per_char = ")
@@ -130,4 +130,4 @@ def test_a_label_set_with_a_missing_column_names_file_and_row(bundle, split_docu
     params["promotion"] = {"model": "latest"}
     files = {**FILES, "labels/test.csv": lambda: "text,sentiment\ngood,positive\n"}
     with pytest.raises(TaskDataError, match=r"labels/test\.csv, row 2: missing column 'label'"):
-        evaluate_models(bundle, files, split_documents, params)
+        compare_models(bundle, files, split_documents, params)

@@ -1,4 +1,4 @@
-"""Typed parameters of the ``evaluate`` pipeline."""
+"""Typed parameters of the ``comparison`` pipeline (the `comparison` key)."""
 
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ class PromotionParams(StrictModel):
     thresholds: dict[str, dict[Literal["min", "max"], float]] = Field(default_factory=dict)
 
 
-class EvaluateConfig(StrictModel):
+class ComparisonConfig(StrictModel):
     models: dict[str, str] = Field(
         default_factory=lambda: {"latest": CATALOG},
         min_length=1,
@@ -85,7 +85,7 @@ class EvaluateConfig(StrictModel):
     promotion: PromotionParams = PromotionParams()
 
     @model_validator(mode="after")
-    def _check(self) -> EvaluateConfig:
+    def _check(self) -> ComparisonConfig:
         if self.promotion.enabled and self.promotion.model not in self.models:
             raise ValueError(
                 f"promotion.model {self.promotion.model!r} is not one of models "

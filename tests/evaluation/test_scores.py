@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import math
 
+from kedro_gpt.evaluation.contamination import corpus_hashes, ngram_hashes, overlap
+from kedro_gpt.evaluation.report import comparison_figure, markdown_report, model_card
+from kedro_gpt.evaluation.scores import chat_scores, text_scores
+from kedro_gpt.evaluation.thresholds import check_thresholds
 from kedro_gpt.finetune.config import GenerationParams
-from kedro_gpt.finetune.contamination import corpus_hashes, ngram_hashes, overlap
-from kedro_gpt.finetune.evaluation import (
-    chat_scores,
-    check_thresholds,
-    comparison_figure,
-    markdown_report,
-    model_card,
-    text_scores,
-)
 
 TRAIN = ["the quick brown fox jumps over the lazy dog", "a stitch in time saves nine stitches"]
 

@@ -10,7 +10,11 @@ import pyarrow.parquet as pq
 from matplotlib.figure import Figure
 
 from kedro_gpt.config import parse_params
-from kedro_gpt.finetune.contamination import corpus_hashes, overlap
+from kedro_gpt.evaluation.contamination import corpus_hashes, overlap
+from kedro_gpt.evaluation.metrics import text_metrics
+from kedro_gpt.evaluation.report import comparison_figure, markdown_report, model_card
+from kedro_gpt.evaluation.scores import chat_scores, classifier_scores, text_scores
+from kedro_gpt.evaluation.thresholds import check_thresholds
 from kedro_gpt.finetune.data import (
     chat_conversations,
     labelled_records,
@@ -19,18 +23,8 @@ from kedro_gpt.finetune.data import (
     resolve,
     text_pairs,
 )
-from kedro_gpt.finetune.evaluation import (
-    chat_scores,
-    check_thresholds,
-    classifier_scores,
-    comparison_figure,
-    markdown_report,
-    model_card,
-    text_scores,
-)
-from kedro_gpt.finetune.metrics import text_metrics
 from kedro_gpt.model.bundle import ModelBundle
-from kedro_gpt.pipelines.evaluate.config import CATALOG, EvaluateConfig
+from kedro_gpt.pipelines.comparison.config import CATALOG, ComparisonConfig
 from kedro_gpt.tracking.lineage import git_commit
 from kedro_gpt.tracking.metrics import metric_history
 from kedro_gpt.tracking.model_source import catalog_model_lineage, load_registered_model
@@ -40,11 +34,11 @@ logger = logging.getLogger(__name__)
 Files = dict[str, Callable[[], str]]
 
 
-def _config(params: dict[str, Any]) -> EvaluateConfig:
-    return parse_params(EvaluateConfig, params, "evaluate")
+def _config(params: dict[str, Any]) -> ComparisonConfig:
+    return parse_params(ComparisonConfig, params, "comparison")
 
 
-def _eval_sets(files: Files, config: EvaluateConfig) -> tuple[dict[str, str], dict[str, list]]:
+def _eval_sets(files: Files, config: ComparisonConfig) -> tuple[dict[str, str], dict[str, list]]:
     texts = {}
     for name, spec in config.text_sets.items():
         text = resolve(files, spec.file)
@@ -67,7 +61,7 @@ def _eval_sets(files: Files, config: EvaluateConfig) -> tuple[dict[str, str], di
     return texts, chats
 
 
-def _label_sets(files: Files, config: EvaluateConfig) -> dict[str, list[tuple[str, str]]]:
+def _label_sets(files: Files, config: ComparisonConfig) -> dict[str, list[tuple[str, str]]]:
     """Labelled texts; a missing column names the file and row (labels are checked per model)."""
     out = {}
     for name, spec in config.label_sets.items():
@@ -78,10 +72,10 @@ def _label_sets(files: Files, config: EvaluateConfig) -> dict[str, list[tuple[st
     return out
 
 
-def evaluate_models(
+def compare_models(
     gpt_model: ModelBundle, eval_files: Files, split_documents: pq.ParquetFile, params: dict
 ) -> tuple[dict[str, Any], dict[str, dict[str, float]]]:
-    """Score every model in ``evaluate.models`` on the text sets, chat sets and prompts, and
+    """Score every model in ``comparison.models`` on the text sets, chat sets and prompts, and
     measure each set's n-gram overlap with the training split."""
     config = _config(params)
     texts, chats = _eval_sets(eval_files, config)
@@ -145,7 +139,7 @@ def evaluate_models(
     return report, metric_history(flat)
 
 
-def _contamination(split_documents, texts, chats, config: EvaluateConfig):
+def _contamination(split_documents, texts, chats, config: ComparisonConfig):
     n = config.contamination.ngram
 
     def train_texts():
@@ -171,15 +165,15 @@ def _contamination(split_documents, texts, chats, config: EvaluateConfig):
     return contamination, warnings
 
 
-def promote_model(evaluate_report: dict[str, Any], params: dict) -> tuple[dict[str, Any], str]:
+def promote_model(comparison_report: dict[str, Any], params: dict) -> tuple[dict[str, Any], str]:
     """Give the candidate the alias (``champion``) when it passes every threshold; otherwise say
     which threshold failed. Returns the decision and the model card."""
     config = _config(params)
     p = config.promotion
     if not p.enabled:
         return {"enabled": False, "promoted": False}, ""
-    metrics = evaluate_report["results"][p.model]
-    model = evaluate_report["models"][p.model]
+    metrics = comparison_report["results"][p.model]
+    model = comparison_report["models"][p.model]
     lineage = model["lineage"]
     failed = check_thresholds(metrics, p.thresholds)
     if not lineage.get("registered_version"):
@@ -189,7 +183,7 @@ def promote_model(evaluate_report: dict[str, Any], params: dict) -> tuple[dict[s
         metrics,
         {**model["info"], "model_config": model["model_config"]},
         lineage,
-        evaluate_report["parameters"],
+        comparison_report["parameters"],
         git_commit(),
     )
     decision = {"enabled": True, "model": p.model, "alias": p.alias, "failed": failed}
@@ -207,13 +201,15 @@ def promote_model(evaluate_report: dict[str, Any], params: dict) -> tuple[dict[s
     }, card
 
 
-def write_report(evaluate_report: dict[str, Any], promotion: dict[str, Any]) -> tuple[str, Figure]:
+def write_report(
+    comparison_report: dict[str, Any], promotion: dict[str, Any]
+) -> tuple[str, Figure]:
     """The side-by-side Markdown report and plot."""
     markdown = markdown_report(
-        evaluate_report["results"],
-        evaluate_report["contamination"],
-        evaluate_report["warnings"],
+        comparison_report["results"],
+        comparison_report["contamination"],
+        comparison_report["warnings"],
         promotion,
-        evaluate_report["generations"],
+        comparison_report["generations"],
     )
-    return markdown, comparison_figure(evaluate_report["results"])
+    return markdown, comparison_figure(comparison_report["results"])
