@@ -83,7 +83,7 @@ class LineageHooks:
         group_metric_datasets(catalog)
 
     @hook_impl
-    def before_pipeline_run(self, run_params: dict[str, Any], catalog: Any) -> None:
+    def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
         tag_run(
             {
                 "git_commit": git_commit(run_params.get("project_path") or "."),
@@ -94,7 +94,15 @@ class LineageHooks:
             }
         )
 
-        def params(key: str) -> Any:
+        used = {
+            name.removeprefix("params:").split(".")[0]
+            for name in pipeline.inputs()
+            if name.startswith("params:")
+        }
+
+        def params(key: str) -> Any:  # the parameters this run's nodes read, by top-level key
+            if key not in used:
+                return None
             try:
                 return catalog.load(f"params:{key}")
             except Exception:  # noqa: BLE001 - a key this project does not define

@@ -50,7 +50,7 @@ def finetune(
             **lineage_tags(bundle.info.get("lineage") or {}),
         }
     )
-    result = run_task(bundle, task_files, config, [MLflowCallback()])
+    result = run_task(bundle, task_files, config, [MLflowCallback(params_prefix="finetuning")])
     logger.info("fine-tuning (%s, %s) done: %s", config.task, config.mode, result.metrics)
     figure = result.figure or _loss_figure(result.history, config.task)
     return result.bundle, result.report, metric_history(result.metrics), result.samples, figure

@@ -49,7 +49,7 @@ def pretrain(
         val_tokens,
         config.resume,
     )
-    result = launch(spec, [MLflowCallback()])
+    result = launch(spec, [MLflowCallback(params_prefix="pretraining")])
     folder = result.best_path or result.last_path
     if folder is None:
         raise RuntimeError(f"training wrote no checkpoint under {config.checkpoint_dir}")
