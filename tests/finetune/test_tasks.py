@@ -6,15 +6,15 @@ import pytest
 import torch
 
 from kedro_gpt.finetune.batches import PaddedBatches, lm_row
-from kedro_gpt.finetune.data import pair_conversation
-from kedro_gpt.finetune.tasks import (
+from kedro_gpt.finetune.classification import (
+    _classification_rows,
     load_classifier,
     predict_labels,
     run_classification,
-    run_continued_pretraining,
-    run_conversations,
-    run_text2text,
 )
+from kedro_gpt.finetune.continued import run_continued_pretraining
+from kedro_gpt.finetune.conversations import run_conversations, run_text2text
+from kedro_gpt.finetune.data import pair_conversation
 from kedro_gpt.model.bundle import ModelBundle
 from kedro_gpt.training.data import IGNORE_INDEX, BatchSource
 from tests.finetune.conftest import tiny_config
@@ -93,8 +93,6 @@ def test_classification_reports_model_scratch_and_majority(bundle, tmp_path):
     result.bundle.save(tmp_path)
     classifier, labels = load_classifier(ModelBundle.load(tmp_path))
     assert labels == ["negative", "positive"]
-    from kedro_gpt.finetune.tasks import _classification_rows
-
     rows, _ = _classification_rows(bundle.tokenizer, examples, {"negative": 0, "positive": 1}, 48)
     original, _ = load_classifier(result.bundle)
     assert predict_labels(classifier, rows, 8) == predict_labels(original, rows, 8)

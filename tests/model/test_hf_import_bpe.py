@@ -13,11 +13,9 @@ transformers = pytest.importorskip("transformers")
 
 from transformers import AutoTokenizer, GPT2LMHeadModel  # noqa: E402
 
-from kedro_gpt.finetune.tasks import (  # noqa: E402
-    run_classification,
-    run_continued_pretraining,
-    run_conversations,
-)
+from kedro_gpt.finetune.classification import run_classification  # noqa: E402
+from kedro_gpt.finetune.continued import run_continued_pretraining  # noqa: E402
+from kedro_gpt.finetune.conversations import run_conversations  # noqa: E402
 from kedro_gpt.model.bundle import ModelBundle, is_model_folder  # noqa: E402
 from kedro_gpt.model.hf import HFConversionError, export_hf, import_hf  # noqa: E402
 from kedro_gpt.serving.textstream import TextStream  # noqa: E402

@@ -10,7 +10,7 @@ import numpy as np
 from kedro_gpt.evaluation.metrics import classification_metrics
 from kedro_gpt.finetune.batches import RowsEvaluator
 from kedro_gpt.finetune.config import GenerationParams
-from kedro_gpt.finetune.tasks import conversation_rows, generation_report
+from kedro_gpt.finetune.conversations import conversation_rows, generation_report
 from kedro_gpt.model.bundle import ModelBundle
 from kedro_gpt.tokenizer.chat import Message
 from kedro_gpt.tokenizer.special_tokens import PAD, special_token_id
@@ -56,7 +56,7 @@ def classifier_scores(
 ) -> dict[str, float]:
     """Accuracy and macro-F1 of a bundle's classification head; unknown labels are errors."""
     from kedro_gpt.finetune.batches import classification_row
-    from kedro_gpt.finetune.tasks import load_classifier, predict_labels
+    from kedro_gpt.finetune.classification import load_classifier, predict_labels
 
     model, labels = load_classifier(bundle)
     index = {label: i for i, label in enumerate(labels)}

@@ -40,12 +40,33 @@ class BaseModelParams(StrictModel):
         return self
 
 
-class GenerationParams(StrictModel):
+class ScoringParams(StrictModel):
     """Greedy generation of held-out answers for BLEU / chrF."""
 
     eval_examples: int = Field(20, ge=0, description="held-out examples generated and scored")
     max_new_tokens: int = Field(64, ge=1)
+
+
+class GenerationParams(ScoringParams):
+    """... and how many of them the fine-tuning report and samples file keep."""
+
     samples_logged: int = Field(5, ge=0)
+
+
+class FinetuneTrainConfig(TrainConfig):
+    """The training loop's settings, with fine-tuning's defaults: AdamW with a cosine decay at a
+    small learning rate (Muon is for pretraining the blocks' matrices from scratch)."""
+
+    batch_size: int = Field(8, ge=1, description="examples per micro-batch")
+    optimizer: Literal["adamw", "muon"] = "adamw"
+    learning_rate: float = Field(5e-4, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    schedule: Literal["cosine", "wsd"] = "cosine"
+    warmup_steps: int = Field(10, ge=0)
+    eval_interval: int = Field(50, ge=1)
+    eval_batches: int = Field(10, ge=1)
+    log_interval: int = Field(10, ge=1)
+    checkpoint_interval: int = Field(50, ge=1)
 
 
 class ChatParams(StrictModel):
@@ -67,7 +88,7 @@ class ChatParams(StrictModel):
     )
     system_prompt: str | None = None
     eval_fraction: float = Field(0.1, gt=0, lt=1)
-    generation: GenerationParams = GenerationParams()
+    generation: GenerationParams = GenerationParams(eval_examples=20, max_new_tokens=48)
 
 
 class ClassificationParams(StrictModel):
@@ -86,7 +107,9 @@ class ClassificationParams(StrictModel):
     labels: list[str] | None = Field(
         None, description="the allowed labels; default: the keys of label_files"
     )
-    max_examples: int | None = Field(None, ge=2, description="a seeded random subset")
+    max_examples: int | None = Field(
+        4000, ge=2, description="a seeded random subset keeps the CPU default short; null = all"
+    )
     eval_fraction: float = Field(0.1, gt=0, lt=1)
     pooling: Literal["last", "mean"] = "last"
     scratch_baseline: bool = Field(True, description="train the same model from scratch too")
@@ -103,18 +126,18 @@ class Text2TextParams(StrictModel):
         "Rewrite in modern English.", description="system message; null for none"
     )
     max_train: int | None = Field(None, ge=1)
-    generation: GenerationParams = GenerationParams()
+    generation: GenerationParams = GenerationParams(eval_examples=30, max_new_tokens=64)
 
 
 class ContinuedPretrainingParams(StrictModel):
     """New plain-text files to keep pretraining on (last ``val_fraction`` of each is held out)."""
 
-    files: list[str] = Field(default_factory=lambda: ["parallel_bible/kjv-web.dev.tsv"])
+    files: list[str] = Field(default_factory=lambda: ["parallel_bible/kjv-web.train.tsv"])
     val_fraction: float = Field(0.1, gt=0, lt=1)
 
 
 class RegistryParams(StrictModel):
-    """Registration of the fine-tuned model in the MLflow model registry (for ``evaluate``)."""
+    """Registration of the fine-tuned model in the MLflow model registry (for ``comparison``)."""
 
     enabled: bool = True
     model_name: str = Field("kedro-gpt-finetuned", min_length=1)
@@ -127,7 +150,7 @@ class FinetuningConfig(StrictModel):
     lora: LoRAParams = LoRAParams()
     base_model: BaseModelParams = BaseModelParams()
     seed: int = 1337
-    training: TrainConfig = Field(description="the loop's settings; batch_size = examples")
+    training: FinetuneTrainConfig = Field(description="the loop's settings; batch_size = examples")
     checkpoint_dir: str = "data/06_models/checkpoints/finetune"
     chat: ChatParams = ChatParams()
     classification: ClassificationParams = ClassificationParams()

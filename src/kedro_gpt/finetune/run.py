@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from kedro_gpt.finetune.classification import run_classification
 from kedro_gpt.finetune.config import FinetuningConfig
+from kedro_gpt.finetune.continued import run_continued_pretraining
+from kedro_gpt.finetune.conversations import run_conversations, run_text2text
 from kedro_gpt.finetune.data import (
     LoadStats,
     chat_conversations,
@@ -14,13 +17,7 @@ from kedro_gpt.finetune.data import (
     resolve,
     text_pairs,
 )
-from kedro_gpt.finetune.tasks import (
-    TaskResult,
-    run_classification,
-    run_continued_pretraining,
-    run_conversations,
-    run_text2text,
-)
+from kedro_gpt.finetune.fit import TaskResult
 from kedro_gpt.model.bundle import ModelBundle
 from kedro_gpt.training.callbacks import TrainCallback
 

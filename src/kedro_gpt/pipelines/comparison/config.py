@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from kedro_gpt.config import StrictModel
-from kedro_gpt.finetune.config import GenerationParams
+from kedro_gpt.finetune.config import ScoringParams
 
 CATALOG = "catalog"
 
@@ -48,7 +48,7 @@ class LabelSet(StrictModel):
 
 
 class PromptParams(StrictModel):
-    prompts: list[str] = Field(default_factory=list)
+    prompts: list[str] = Field(default_factory=lambda: ["ROMEO:", "To be, or not to be"])
     max_new_tokens: int = Field(60, ge=1)
     temperature: float = Field(0.8, ge=0)
     top_k: int | None = Field(50, ge=1)
@@ -62,7 +62,7 @@ class ContaminationParams(StrictModel):
 
 class PromotionParams(StrictModel):
     enabled: bool = True
-    model: str = Field(CATALOG, description="which entry of `models` is the candidate")
+    model: str = Field("latest", description="which entry of `models` is the candidate")
     alias: str = "champion"
     thresholds: dict[str, dict[Literal["min", "max"], float]] = Field(default_factory=dict)
 
@@ -79,7 +79,7 @@ class ComparisonConfig(StrictModel):
     chat_sets: dict[str, ChatSet] = Field(default_factory=dict)
     pair_sets: dict[str, PairSet] = Field(default_factory=dict)
     label_sets: dict[str, LabelSet] = Field(default_factory=dict)
-    generation: GenerationParams = GenerationParams(eval_examples=10, max_new_tokens=32)
+    generation: ScoringParams = ScoringParams(eval_examples=10, max_new_tokens=32)
     samples: PromptParams = PromptParams()
     contamination: ContaminationParams = ContaminationParams()
     promotion: PromotionParams = PromotionParams()

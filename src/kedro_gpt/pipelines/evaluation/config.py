@@ -12,7 +12,9 @@ from kedro_gpt.config import StrictModel
 class SampleParams(StrictModel):
     """Generations written out for people to read."""
 
-    prompts: list[str] = Field(default_factory=lambda: ["ROMEO:", "First Citizen:\n"])
+    prompts: list[str] = Field(
+        default_factory=lambda: ["ROMEO:", "First Citizen:\n", "To be, or not to be"]
+    )
     max_new_tokens: int = Field(200, ge=1)
     temperature: float = Field(0.8, ge=0)
     top_k: int | None = Field(50, ge=1)
