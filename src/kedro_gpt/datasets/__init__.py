@@ -8,6 +8,7 @@ from typing import Any
 from kedro_gpt.datasets.json_report import JSONReportDataset
 from kedro_gpt.datasets.parquet_stream import StreamingParquetDataset
 from kedro_gpt.datasets.sentencepiece_model import SentencePieceModelDataset
+from kedro_gpt.datasets.text_report import TextReportDataset
 from kedro_gpt.datasets.token_shards import TokenShardsDataset
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "JSONReportDataset",
     "SentencePieceModelDataset",
     "StreamingParquetDataset",
+    "TextReportDataset",
     "TokenShardsDataset",
 ]
 

@@ -14,6 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from kedro.io.core import AbstractVersionedDataset, DatasetError, Version
+from kedro_datasets._typing import TablePreview
 
 from kedro_gpt.datasets.atomic import atomic_path, sweep_stale_temporaries
 
@@ -95,6 +96,20 @@ class StreamingParquetDataset(AbstractVersionedDataset[Any, pq.ParquetFile]):
             sweep_stale_temporaries(target, target.name, pattern="*/")
         else:
             sweep_stale_temporaries(target.parent, target.name)
+
+    def preview(self, nrows: int = 5, max_chars: int = 300) -> TablePreview:
+        """The first ``nrows`` rows of the latest version for kedro-viz (long text cut short)."""
+        batch = next(self.load().iter_batches(batch_size=nrows), None)
+        rows = batch.to_pylist() if batch is not None else []
+        columns = list(rows[0]) if rows else []
+        data = [
+            [
+                v[:max_chars] + "…" if isinstance(v, str) and len(v) > max_chars else v
+                for v in row.values()
+            ]
+            for row in rows
+        ]
+        return TablePreview({"columns": columns, "index": list(range(len(rows))), "data": data})
 
     def _exists(self) -> bool:
         try:
