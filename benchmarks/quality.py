@@ -133,6 +133,8 @@ def run(name: str, minutes: float, threads: int, seed: int = 1337) -> dict[str, 
     torch.manual_seed(seed)
     model = GPT(config)
     settings = {
+        "optimizer": "adamw",  # the baseline rows; MUON rows override these two
+        "schedule": "cosine",
         "batch_size": 16,
         "learning_rate": 1e-3,
         "warmup_steps": 50,

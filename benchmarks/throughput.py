@@ -144,6 +144,8 @@ def measure(
     torch.manual_seed(seed)
     model = GPT(config)
     train_config = TrainConfig(
+        optimizer="adamw",  # the peer's optimizer
+        schedule="cosine",
         batch_size=shape["batch"],
         learning_rate=LR,
         beta1=BETAS[0],

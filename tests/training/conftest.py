@@ -28,6 +28,9 @@ def tiny_model(seed: int = 0, **overrides) -> GPT:
 def tiny_config(**overrides) -> TrainConfig:
     base = {
         "batch_size": 4,
+        "optimizer": "adamw",  # the loop's tests; Muon and WSD (the defaults) have their own
+        "schedule": "cosine",
+        "final_eval": True,
         "max_steps": 20,
         "warmup_steps": 2,
         "learning_rate": 3e-3,

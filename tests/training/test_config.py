@@ -29,7 +29,8 @@ def test_several_nodes_need_an_endpoint():
 
 def test_any_single_budget_is_enough():
     for budget in ({"max_steps": 1}, {"max_tokens": 100}, {"max_minutes": 0.5}):
-        assert parse_params(TrainConfig, budget, "pretraining").warmup_steps == 100
+        config = parse_params(TrainConfig, budget, "pretraining")
+        assert config.model_dump(include=set(budget)) == budget
 
 
 def test_cpu_is_fp32_by_default_and_bf16_only_with_bf16_units():

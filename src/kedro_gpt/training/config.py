@@ -17,14 +17,19 @@ class TrainConfig(StrictModel):
     ``max_minutes`` comes first (at least one is required); the learning-rate schedule runs on
     ``progress = max(step / max_steps, tokens / max_tokens, elapsed / max_minutes)``, so its decay
     completes exactly when the first budget is spent, a wall-clock budget included.
+
+    These defaults are the project's defaults: ``conf/base/parameters_pretraining.yml`` repeats
+    the ones a user edits with the same values, and sets the budget (which has no default here).
     """
 
     # batch
-    batch_size: int = Field(12, ge=1, description="windows per micro-batch per process")
+    batch_size: int = Field(16, ge=1, description="windows per micro-batch per process")
     grad_accum_steps: int = Field(1, ge=1, description="micro-batches per optimizer step")
     # optimizer
-    optimizer: Literal["adamw", "muon"] = "adamw"
-    learning_rate: float = Field(1e-3, gt=0, description="peak AdamW learning rate")
+    optimizer: Literal["adamw", "muon"] = Field(
+        "muon", description="muon: Muon for the blocks' 2-D weights, AdamW for the rest"
+    )
+    learning_rate: float = Field(3e-3, gt=0, description="peak AdamW learning rate")
     muon_lr: float = Field(0.02, gt=0, description="peak Muon learning rate (optimizer: muon)")
     min_lr_ratio: float = Field(0.1, ge=0, le=1, description="final lr = peak × min_lr_ratio")
     weight_decay: float = Field(0.1, ge=0)
@@ -32,8 +37,8 @@ class TrainConfig(StrictModel):
     beta2: float = Field(0.99, ge=0, lt=1)
     grad_clip: float = Field(1.0, ge=0, description="max global grad norm; 0 disables clipping")
     # schedule
-    warmup_steps: int = Field(100, ge=0)
-    schedule: Literal["cosine", "wsd"] = "cosine"
+    warmup_steps: int = Field(50, ge=0)
+    schedule: Literal["cosine", "wsd"] = Field("wsd", description="wsd: warmup-stable-decay")
     decay_fraction: float = Field(
         0.2, gt=0, le=1, description="wsd: share of the run spent on the final linear decay"
     )
@@ -42,20 +47,26 @@ class TrainConfig(StrictModel):
     max_tokens: int | None = Field(None, ge=1)
     max_minutes: float | None = Field(None, gt=0)
     # evaluation, logging, checkpoints (in optimizer steps)
-    eval_interval: int = Field(250, ge=1)
+    eval_interval: int = Field(200, ge=1)
     eval_batches: int = Field(20, ge=1, description="batches of the periodic validation subset")
-    final_eval: bool = Field(True, description="score every validation token once at the end")
-    log_interval: int = Field(10, ge=1)
-    checkpoint_interval: int = Field(250, ge=1)
+    final_eval: bool = Field(
+        False,
+        description="score every validation token once at the end (the pretrain pipeline's "
+        "evaluation node does it on the saved model)",
+    )
+    log_interval: int = Field(20, ge=1)
+    checkpoint_interval: int = Field(200, ge=1)
     progress_bar: bool = True
     # reproducibility and runtime
     seed: int = Field(1337, ge=0)
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    dtype: Literal["auto", "float32", "bfloat16"] = "auto"
+    dtype: Literal["auto", "float32", "bfloat16"] = Field(
+        "auto", description="auto: bf16 on CUDA, fp32 on CPU; bfloat16 also on CPUs with AMX"
+    )
     compile: bool = False
     num_threads: int | None = Field(None, ge=1, description="torch CPU threads per process")
     # launch (torchrun)
-    nproc_per_node: int = Field(1, ge=1)
+    nproc_per_node: int = Field(1, ge=1, description="> 1: DDP through torchrun")
     nnodes: int = Field(1, ge=1)
     rdzv_backend: str = "c10d"
     rdzv_endpoint: str | None = Field(
