@@ -100,9 +100,10 @@ def hf_ratio(model: str | None, new_tokens: int = 128, repeats: int = 5) -> dict
 
     from kedro_gpt.model import generate
     from kedro_gpt.model.hf import export_hf
-    from kedro_gpt.serving.model_source import load_bundle
+    from kedro_gpt.serving.project import model_locations
+    from kedro_gpt.tracking.model_source import load_model
 
-    bundle = load_bundle(model)
+    bundle = load_model(model, model_locations())
     with tempfile.TemporaryDirectory() as tmp:
         hf = GPT2LMHeadModel.from_pretrained(export_hf(bundle, tmp), local_files_only=True).eval()
     ids = torch.tensor([bundle.tokenizer.encode("ROMEO:")])

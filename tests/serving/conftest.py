@@ -14,6 +14,7 @@ import uvicorn
 
 from kedro_gpt.model.bundle import ModelBundle
 from kedro_gpt.serving import ServerSettings, create_app
+from kedro_gpt.serving.server import uvicorn_config
 
 from .tiny_bundle import save_tiny_bundle
 
@@ -28,9 +29,10 @@ def free_port() -> int:
 def running_server(bundle: ModelBundle, **settings) -> Iterator[str]:
     """Serve ``bundle`` with uvicorn in a thread; yields the base URL."""
     port = free_port()
-    app = create_app(bundle, ServerSettings(port=port, **settings))
+    config = ServerSettings(**settings)
+    app = create_app(bundle, config)
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+        uvicorn_config(app, config, "127.0.0.1", port, log_level="warning", lifespan="on")
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -16,7 +16,7 @@ from kedro_gpt.model import generate
 from kedro_gpt.model.bundle import ModelBundle
 
 from .conftest import free_port
-from .tiny_bundle import save_tiny_bundle
+from .tiny_bundle import make_tiny_bundle, save_tiny_bundle
 
 CLI = [sys.executable, "-m", "kedro_gpt.serving.cli"]
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "KEDRO_DISABLE_TELEMETRY": "true"}
@@ -47,29 +47,83 @@ def test_generate_streams_the_greedy_continuation(tiny_model_dir, tiny_bundle):
     assert out.stdout == "ROMEO:" + sp.decode(new[0]) + "\n"
 
 
+CATALOG = """
+gpt_model:
+  type: kedro_gpt.datasets.GPTModelDataset
+  filepath: models/pretrained/gpt
+  versioned: true
+finetuned_model:
+  type: kedro_gpt.datasets.GPTModelDataset
+  filepath: models/tuned/ft
+  versioned: true
+"""
+
+
+def make_project(root: Path) -> Path:
+    """A Kedro conf whose catalog keeps models somewhere else than the shipped catalog."""
+    (root / "conf" / "base").mkdir(parents=True)
+    (root / "conf" / "local").mkdir()
+    (root / "conf" / "base" / "catalog.yml").write_text(CATALOG)
+    return root
+
+
+def add_version(root: Path, dataset: str, version: str, source: Path) -> Path:
+    """``source`` as a catalog version of ``dataset`` (a symlink: the tiny model is shared)."""
+    folder = {"gpt_model": "models/pretrained/gpt", "finetuned_model": "models/tuned/ft"}[dataset]
+    path = root / folder / version / Path(folder).name
+    path.parent.mkdir(parents=True)
+    path.symlink_to(source)
+    return path
+
+
 @pytest.mark.slow
-def test_default_model_is_the_latest_catalog_version(tmp_path, shakespeare_text, tiny_model_dir):
-    models = tmp_path / "gpt_model"
-    save_tiny_bundle(shakespeare_text[:60_000], models / "2026-01-01T00.00.00.000Z" / "gpt_model")
-    latest = models / "2026-02-01T00.00.00.000Z" / "gpt_model"
-    latest.parent.mkdir(parents=True)
-    latest.symlink_to(tiny_model_dir)
+def test_default_model_is_the_latest_version_where_the_catalog_keeps_it(
+    tmp_path, shakespeare_text, tiny_model_dir
+):
+    project = make_project(tmp_path / "project")
+    old = save_tiny_bundle(shakespeare_text[:60_000], tmp_path / "old")
+    add_version(project, "gpt_model", "2026-01-01T00.00.00.000Z", old)
+    add_version(project, "gpt_model", "2026-02-01T00.00.00.000Z", tiny_model_dir)
     args = ["generate", "KING:", "--temperature", "0", "--max-tokens", "5"]
-    by_default = run(*args, "--models-dir", str(models))
-    by_version = run(*args, "--models-dir", str(models), "--model", "2026-02-01T00.00.00.000Z")
-    by_folder = run(*args, "--model", str(tiny_model_dir))
-    assert by_default.returncode == 0, by_default.stderr
-    assert by_default.stdout == by_version.stdout == by_folder.stdout
+    by_default = run(*args, cwd=project)
+    by_dataset = run(
+        *args, "--project", str(project), "--model", "gpt_model:2026-02-01T00.00.00.000Z"
+    )
+    older = run(*args, "--project", str(project), "--model", "2026-01-01T00.00.00.000Z")
+    for out in (by_default, by_dataset, older):
+        assert out.returncode == 0, out.stderr
+    assert by_default.stdout == by_dataset.stdout
+    assert "model: gpt_model version 2026-02-01T00.00.00.000Z (pretrained" in by_default.stderr
+    assert by_dataset.stderr == by_default.stderr
+    assert "model: gpt_model version 2026-01-01T00.00.00.000Z" in older.stderr
 
 
 @pytest.mark.slow
 def test_missing_model_is_a_clear_error(tmp_path):
-    out = run("generate", "x", "--models-dir", str(tmp_path))
+    project = make_project(tmp_path / "project")
+    out = run("generate", "x", "--project", str(project))
     assert out.returncode == 1 and "no trained model under" in out.stderr
+    assert str(project / "models" / "pretrained" / "gpt") in out.stderr
     assert "Traceback" not in out.stderr
     out = run("generate", "x", "--model", "models:/nothing/1", "--tracking-uri",
               f"sqlite:///{tmp_path}/mlflow.db")  # fmt: skip
     assert out.returncode == 1 and "cannot fetch model 'models:/nothing/1'" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("command", ["generate", "serve"])
+def test_a_corrupt_weights_file_is_one_line_naming_it(tmp_path, tiny_model_dir, command):
+    folder = tmp_path / "model"
+    folder.mkdir()
+    for name in ("config.json", "tokenizer.model"):
+        (folder / name).write_bytes((tiny_model_dir / name).read_bytes())
+    weights = (tiny_model_dir / "model.safetensors").read_bytes()
+    (folder / "model.safetensors").write_bytes(weights[: len(weights) // 3])
+    args = ["x"] if command == "generate" else ["--port", str(free_port())]
+    out = run(command, *args, "--model", str(folder), cwd=tmp_path)
+    assert out.returncode == 1
+    assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr, out.stderr
+    assert f"{folder / 'model.safetensors'} is not a readable safetensors file" in out.stderr
 
 
 def test_chat_reads_messages_from_piped_stdin(tiny_model_dir):
@@ -77,6 +131,41 @@ def test_chat_reads_messages_from_piped_stdin(tiny_model_dir):
               stdin="Hello\n/reset\nWho are you?\n")  # fmt: skip
     assert out.returncode == 0, out.stderr
     assert out.stdout.count("assistant> ") == 2
+
+
+def test_chat_answers_slash_commands_itself(tiny_model_dir):
+    out = run("chat", "--model", str(tiny_model_dir), "--max-tokens", "3",
+              stdin="/help\n/bogus\n\nHello\n//etc/hosts\n/quit\nnever read\n")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count("assistant> ") == 2  # Hello and /etc/hosts; no command, no blank
+    assert "/reset" in out.stdout and "unknown command /bogus" in out.stdout
+
+
+@pytest.mark.slow
+def test_chat_prefers_the_newest_chat_tuned_model_and_says_which(
+    tmp_path, shakespeare_text, tiny_model_dir
+):
+    project = make_project(tmp_path / "project")
+    add_version(project, "gpt_model", "2026-03-01T00.00.00.000Z", tiny_model_dir)
+    alone = run("chat", "--max-tokens", "2", stdin="Hi\n", cwd=project)
+    assert alone.returncode == 0, alone.stderr
+    assert "gpt_model version 2026-03-01T00.00.00.000Z (pretrained" in alone.stderr
+    assert "no model fine-tuned for chat was found" in alone.stderr
+    for version, task in [
+        ("2026-01-01T00.00.00.000Z", "chat"),
+        ("2026-02-01T00.00.00.000Z", "classification"),
+    ]:
+        bundle = make_tiny_bundle(shakespeare_text[:60_000])
+        bundle.info = {"source": "finetuning", "task": task}
+        folder = tmp_path / task
+        folder.mkdir()
+        bundle.save(folder)
+        add_version(project, "finetuned_model", version, folder)
+    out = run("chat", "--max-tokens", "2", stdin="Hi\n", cwd=project)
+    assert out.returncode == 0, out.stderr
+    assert "finetuned_model version 2026-01-01T00.00.00.000Z (fine-tuned for chat)" in out.stderr
+    assert "note:" not in out.stderr
+    assert out.stdout.count("assistant> ") == 1
 
 
 @pytest.mark.slow

@@ -1,52 +1,73 @@
 """The ``kedro-gpt`` command line: serve, generate, chat, export-hf, import-hf.
 
-Every command picks its model with ``--model``: ``models:/NAME@alias``, ``models:/NAME/VERSION``
-(MLflow, ``--tracking-uri``), a catalog version timestamp of ``gpt_model``, or a model folder;
-without it, the latest ``gpt_model`` version under ``--models-dir``.
+Every command picks its model with ``--model`` (see :mod:`kedro_gpt.tracking.model_source`):
+``models:/NAME@alias``, ``models:/NAME/VERSION``, ``runs:/…`` (MLflow), a catalog model dataset
+(``gpt_model``, ``finetuned_model``) or one version of it (``gpt_model:VERSION``, or the bare
+version), or a model folder. Without it: the latest ``gpt_model``; ``chat`` prefers the newest
+model fine-tuned for chat. Where the catalog keeps its versions and which MLflow store to ask come
+from the Kedro project in ``--project`` (its ``conf/``, environment ``--env``). Each command
+says on stderr which model it loaded.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 import click
 
-from kedro_gpt.serving.model_source import (
-    DEFAULT_MODELS_DIR,
-    DEFAULT_TRACKING_URI,
-    ModelSourceError,
-    load_bundle,
-)
+from kedro_gpt.serving.schemas import MIN_TEMPERATURE, MIN_TOP_P
 
-model_option = click.option(
-    "--model",
-    "source",
-    default=None,
-    help="models:/NAME@alias, models:/NAME/VERSION, a gpt_model version, or a folder "
-    "(default: the latest gpt_model version)",
-)
-models_dir_option = click.option(
-    "--models-dir",
-    default=str(DEFAULT_MODELS_DIR),
-    show_default=True,
-    help="where the catalog keeps gpt_model versions",
-)
-tracking_option = click.option(
-    "--tracking-uri",
-    default=lambda: os.environ.get("MLFLOW_TRACKING_URI", DEFAULT_TRACKING_URI),
-    show_default="$MLFLOW_TRACKING_URI or sqlite:///mlflow.db",
-)
+
+def _model_options(f):
+    for option in reversed(
+        [
+            click.option(
+                "--model",
+                "source",
+                default=None,
+                help="models:/NAME@alias, models:/NAME/VERSION, gpt_model, finetuned_model, "
+                "DATASET:VERSION, a version, or a folder (default: the latest gpt_model)",
+            ),
+            click.option(
+                "--project",
+                default=".",
+                show_default=True,
+                type=click.Path(file_okay=False, path_type=Path),
+                help="the Kedro project whose catalog and MLflow settings locate models",
+            ),
+            click.option("--env", default=None, help="the project's configuration environment"),
+            click.option(
+                "--tracking-uri",
+                envvar="MLFLOW_TRACKING_URI",
+                default=None,
+                help="MLflow store [default: $MLFLOW_TRACKING_URI or the project's mlflow.yml]",
+            ),
+        ]
+    ):
+        f = option(f)
+    return f
+
+
+def _check_temperature(ctx, param, value: float) -> float:
+    if value < 0 or 0 < value < MIN_TEMPERATURE:
+        raise click.BadParameter(f"0 (greedy) or at least {MIN_TEMPERATURE:g}")
+    return value
 
 
 def _sampling_options(f):
     for option in reversed(
         [
             click.option("--max-tokens", default=200, show_default=True, type=click.IntRange(0)),
-            click.option("--temperature", default=0.8, show_default=True, type=float),
+            click.option(
+                "--temperature",
+                default=0.8,
+                show_default=True,
+                type=float,
+                callback=_check_temperature,
+            ),
             click.option("--top-k", default=50, show_default=True, type=click.IntRange(1)),
-            click.option("--top-p", default=None, type=float),
+            click.option("--top-p", default=None, type=click.FloatRange(MIN_TOP_P, 1.0)),
             click.option("--seed", default=None, type=int),
         ]
     ):
@@ -54,11 +75,26 @@ def _sampling_options(f):
     return f
 
 
-def _load(source: str | None, models_dir: str, tracking_uri: str, device: str = "cpu"):
+def _locations(project: Path, env: str | None, tracking_uri: str | None):
+    from kedro_gpt.serving.project import model_locations
+    from kedro_gpt.tracking.model_source import ModelSourceError
+
     try:
-        return load_bundle(source, models_dir=models_dir, tracking_uri=tracking_uri, device=device)
-    except (ModelSourceError, FileNotFoundError, ValueError) as err:
+        return model_locations(project, env, tracking_uri)
+    except ModelSourceError as err:
         raise click.ClickException(str(err)) from None
+
+
+def _load(source: str | None, locations, device: str = "cpu"):
+    """The model, or one line on stderr naming what is wrong (exit 1)."""
+    from kedro_gpt.tracking.model_source import describe, load_model
+
+    try:
+        bundle = load_model(source, locations, device)
+    except (OSError, ValueError) as err:  # ModelSourceError, ModelFolderError, a missing file
+        raise click.ClickException(" ".join(str(err).split())) from None
+    click.echo(f"model: {describe(bundle)}", err=True)
+    return bundle
 
 
 def _stream(bundle, ids: list[int], stop_ids: list[int], **sampling) -> str:
@@ -81,35 +117,39 @@ def cli() -> None:
 
 
 @cli.command()
-@model_option
-@models_dir_option
-@tracking_option
+@_model_options
 @click.option("--host", default="127.0.0.1", show_default=True, help="0.0.0.0 to listen on all")
-@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--model-name", default="kedro-gpt", show_default=True, help="id in /v1/models")
 @click.option("--api-key", envvar="KEDRO_GPT_API_KEY", default=None, help="$KEDRO_GPT_API_KEY")
 @click.option("--max-tokens-limit", default=512, show_default=True, type=click.IntRange(1))
 @click.option("--max-queue", default=64, show_default=True, type=click.IntRange(1))
 @click.option("--max-batch-size", default=8, show_default=True, type=click.IntRange(1))
-@click.option("--request-timeout", default=60.0, show_default=True, type=float)
-@click.option("--queue-timeout", default=30.0, show_default=True, type=float)
+@click.option("--request-timeout", default=60.0, show_default=True, type=click.FloatRange(0.001))
+@click.option("--queue-timeout", default=30.0, show_default=True, type=click.FloatRange(0.001))
+@click.option("--read-timeout", default=20.0, show_default=True, type=click.FloatRange(0.001),
+              help="seconds a client has to send a whole request")  # fmt: skip
+@click.option("--max-body-bytes", default=1_048_576, show_default=True, type=click.IntRange(1))
+@click.option("--docs/--no-docs", default=True, show_default=True,
+              help="serve /docs, /redoc and /openapi.json (open without a key)")  # fmt: skip
 @click.option("--batching/--no-batching", default=True, show_default=True)
 @click.option("--device", default="cpu", show_default=True)
 def serve(
-    source, models_dir, tracking_uri, host, port, model_name, api_key, max_tokens_limit,
-    max_queue, max_batch_size, request_timeout, queue_timeout, batching, device,
+    source, project, env, tracking_uri, host, port, model_name, api_key, max_tokens_limit,
+    max_queue, max_batch_size, request_timeout, queue_timeout, read_timeout, max_body_bytes,
+    docs, batching, device,
 ) -> None:  # fmt: skip
     """Serve the model with an OpenAI-compatible API (uvicorn)."""
-    import uvicorn
-
     from kedro_gpt.serving import ServerSettings, create_app
+    from kedro_gpt.serving.server import serve as run_server
 
-    bundle = _load(source, models_dir, tracking_uri, device)
+    bundle = _load(source, _locations(project, env, tracking_uri), device)
     settings = ServerSettings(
-        host=host,
-        port=port,
         model_name=model_name,
         api_key=api_key,
+        docs=docs,
+        max_body_bytes=max_body_bytes,
+        read_timeout_s=read_timeout,
         max_tokens_limit=max_tokens_limit,
         max_queue=max_queue,
         max_batch_size=max_batch_size,
@@ -119,20 +159,18 @@ def serve(
     )
     if host not in ("127.0.0.1", "localhost", "::1") and api_key is None:
         click.echo(f"warning: listening on {host} without an API key", err=True)
-    uvicorn.run(create_app(bundle, settings), host=host, port=port, log_level="info")
+    run_server(create_app(bundle, settings), settings, host, port)
 
 
 @cli.command()
 @click.argument("prompt")
-@model_option
-@models_dir_option
-@tracking_option
+@_model_options
 @_sampling_options
-def generate(source, models_dir, tracking_uri, prompt, **sampling) -> None:
+def generate(source, project, env, tracking_uri, prompt, **sampling) -> None:
     """Continue PROMPT, streaming the text to the terminal."""
     from kedro_gpt.tokenizer.chat import stop_token_ids
 
-    bundle = _load(source, models_dir, tracking_uri)
+    bundle = _load(source, _locations(project, env, tracking_uri))
     sp = bundle.tokenizer
     ids = sp.encode(prompt) or [sp.piece_to_id("\n")]
     try:
@@ -144,50 +182,63 @@ def generate(source, models_dir, tracking_uri, prompt, **sampling) -> None:
 
 
 @cli.command()
-@model_option
-@models_dir_option
-@tracking_option
+@_model_options
 @click.option("--system", default=None, help="a system message to start the conversation")
 @_sampling_options
-def chat(source, models_dir, tracking_uri, system, **sampling) -> None:
-    """Talk with a chat model: one user message per line; /reset, /exit (or end of input)."""
-    from kedro_gpt.tokenizer.chat import encode_chat, stop_token_ids
+def chat(source, project, env, tracking_uri, system, **sampling) -> None:
+    """Talk with a chat model, one message per line; /help lists the commands.
 
-    bundle = _load(source, models_dir, tracking_uri)
+    Without --model: the newest model fine-tuned for chat, else the latest gpt_model (which
+    continues text rather than answering; it says so).
+    """
+    from kedro_gpt.serving.chat_session import run_chat
+    from kedro_gpt.tokenizer.chat import encode_chat, stop_token_ids
+    from kedro_gpt.tracking.model_source import CHAT_TASK, find_chat_model
+
+    locations = _locations(project, env, tracking_uri)
+    found = None if source else find_chat_model(locations)
+    bundle = _load(source or found, locations)
     try:
         stops = stop_token_ids(bundle.tokenizer)
     except ValueError as err:
         raise click.ClickException(f"this model cannot chat: {err}") from None
-    start = [{"role": "system", "content": system}] if system else []
-    messages = list(start)
+    if bundle.info.get("task") != CHAT_TASK:
+        hint = "" if source else "no model fine-tuned for chat was found; "
+        click.echo(
+            f"note: {hint}this model was not fine-tuned for chat, so it continues text rather "
+            "than answering (`kedro run --pipelines=finetuning` with finetuning.task: chat "
+            "makes one)",
+            err=True,
+        )
     interactive = sys.stdin.isatty()
-    while True:
-        if interactive:
-            click.echo("you> ", nl=False)
-        line = sys.stdin.readline()
-        if not line or line.strip() == "/exit":
-            return
-        line = line.rstrip("\n")
-        if line.strip() == "/reset":
-            messages = list(start)
-            continue
-        messages.append({"role": "user", "content": line})
+    if interactive:
+        click.echo("/help lists the commands; /quit or Ctrl-D leaves", err=True)
+
+    def reply(messages: list[dict[str, str]]) -> str:
         ids, _ = encode_chat(bundle.tokenizer, messages, add_generation_prompt=True)
         click.echo("assistant> ", nl=False)
-        reply = _stream(bundle, ids, stops, **sampling)
-        messages.append({"role": "assistant", "content": reply})
+        return _stream(bundle, ids, stops, **dict(sampling))
+
+    def lines():
+        while True:
+            if interactive:
+                click.echo("you> ", nl=False)
+            line = sys.stdin.readline()
+            if not line:
+                return
+            yield line
+
+    run_chat(lines(), reply, click.echo, system)
 
 
 @cli.command("export-hf")
 @click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
-@model_option
-@models_dir_option
-@tracking_option
-def export_hf_command(source, models_dir, tracking_uri, out_dir: Path) -> None:
+@_model_options
+def export_hf_command(source, project, env, tracking_uri, out_dir: Path) -> None:
     """Write the model as a transformers GPT-2 folder OUT_DIR."""
     from kedro_gpt.model.hf import HFConversionError, export_hf
 
-    bundle = _load(source, models_dir, tracking_uri)
+    bundle = _load(source, _locations(project, env, tracking_uri))
     try:
         export_hf(bundle, out_dir)
     except HFConversionError as err:

@@ -205,30 +205,40 @@ class GenerationEngine:
         try:
             with torch.inference_mode():
                 for tokens in steps:
-                    now = time.monotonic()
-                    emitted = 0
-                    for i, token in enumerate(tokens.tolist()):
-                        if i not in active:
-                            continue
-                        req = batch[i]
-                        if req.cancelled.is_set():
-                            active.discard(i)
-                        elif token in req.stop_ids:
-                            active.discard(i)
-                            req.send("done", "stop")
-                        else:
-                            req.generated += 1
-                            emitted += 1
-                            req.send("token", token)
-                            if req.generated >= req.max_tokens or now > req.deadline:
-                                active.discard(i)
-                                req.send("done", "length")
-                    self._on_tokens(emitted)
+                    self._on_tokens(self._emit(batch, tokens.tolist(), active))
                     self._expire_queued()
                     if not active:
                         break
+        except Exception as err:  # only the rows still running fail; finished ones keep their end
+            logger.exception("generation failed")
+            for i in active:
+                batch[i].send("error", f"generation failed: {type(err).__name__}: {err}")
+            return
         finally:
             steps.close()
             self.model.train(was_training)
-            for i in active:  # the steps ran out (max_tokens of the longest row)
-                batch[i].send("done", "length")
+        for i in active:  # the steps ran out (max_tokens of the longest row)
+            batch[i].send("done", "length")
+
+    @staticmethod
+    def _emit(batch: list[GenRequest], tokens: list[int], active: set[int]) -> int:
+        """Send each running row its token (or its end); returns how many tokens were sent."""
+        now = time.monotonic()
+        emitted = 0
+        for i, token in enumerate(tokens):
+            if i not in active:
+                continue
+            req = batch[i]
+            if req.cancelled.is_set():
+                active.discard(i)
+            elif token in req.stop_ids:
+                active.discard(i)
+                req.send("done", "stop")
+            else:
+                req.generated += 1
+                emitted += 1
+                req.send("token", token)
+                if req.generated >= req.max_tokens or now > req.deadline:
+                    active.discard(i)
+                    req.send("done", "length")
+        return emitted

@@ -14,6 +14,7 @@ TYPES = {
     401: "authentication_error",
     404: "not_found_error",
     405: "invalid_request_error",
+    408: "invalid_request_error",
     413: "invalid_request_error",
     429: "rate_limit_error",
     503: "server_overloaded",
@@ -38,16 +39,21 @@ def error_body(
 ) -> dict[str, Any]:
     return {
         "error": {
-            "message": message,
+            "message": _utf8(message),
             "type": TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error"),
-            "param": param,
+            "param": None if param is None else _utf8(param),
             "code": code,
         }
     }
 
 
-def error_response(err: APIError) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if err.status == 401 else None
+def _utf8(text: str) -> str:
+    """``text`` with lone surrogates (from a request's JSON) escaped, so the body encodes."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def error_response(err: APIError, headers: dict[str, str] | None = None) -> JSONResponse:
+    headers = {**(headers or {}), **({"WWW-Authenticate": "Bearer"} if err.status == 401 else {})}
     return JSONResponse(
         error_body(err.status, err.message, err.param, err.code), err.status, headers=headers
     )
@@ -77,7 +83,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, err: StarletteHTTPException) -> JSONResponse:
-        return error_response(APIError(err.status_code, str(err.detail)))
+        code = getattr(err, "code", None)
+        return error_response(APIError(err.status_code, str(err.detail), code=code), err.headers)
 
     @app.exception_handler(Exception)
     async def _internal(request: Request, err: Exception) -> JSONResponse:

@@ -1,4 +1,5 @@
-"""Server settings: where to bind, the optional API key, and every limit on a request."""
+"""Server settings: the optional API key and every limit on a request (the address to listen on
+is uvicorn's, given to :func:`kedro_gpt.serving.server.serve`)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,16 @@ class ServerSettings(StrictModel):
     """Limits are answered, never crashed on: 400/413 for a request over a limit, 429 when the
     queue is full, 503 when a request waited longer than ``queue_timeout_s`` for the model; a
     generation still running after ``request_timeout_s`` ends there with finish_reason
-    ``length`` (what was generated is returned)."""
+    ``length`` (what was generated is returned). A client has ``read_timeout_s`` to send a
+    whole request (headers and body); a body over ``max_body_bytes`` is refused unread (413)."""
 
-    host: str = "127.0.0.1"
-    port: int = Field(8000, ge=0, le=65535)
     model_name: str = "kedro-gpt"
     api_key: str | None = Field(None, description="require 'Authorization: Bearer <key>'")
+    docs: bool = Field(True, description="serve /docs, /redoc and /openapi.json (no key needed)")
+    max_body_bytes: int = Field(1_048_576, ge=1, description="largest request body (413 above)")
+    read_timeout_s: float = Field(
+        20.0, gt=0, description="time to receive a whole request; the connection is cut after"
+    )
     max_prompt_tokens: int | None = Field(
         None, ge=1, description="longest prompt in tokens; None = the model's block_size"
     )
