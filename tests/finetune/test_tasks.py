@@ -8,6 +8,7 @@ import torch
 from kedro_gpt.finetune.batches import PaddedBatches, lm_row
 from kedro_gpt.finetune.classification import (
     _classification_rows,
+    classification_data,
     load_classifier,
     predict_labels,
     run_classification,
@@ -83,9 +84,17 @@ def test_classification_reports_model_scratch_and_majority(bundle, tmp_path):
     config = tiny_config(tmp_path, task="classification", training={"max_steps": 8})
     result = run_classification(bundle, examples, ["negative", "positive"], config)
     m = result.metrics
-    for key in ("accuracy", "macro_f1", "majority_accuracy", "scratch_accuracy"):
+    for key in ("accuracy", "macro_f1", "val_accuracy", "scratch_accuracy", "nb_logreg_accuracy"):
         assert 0.0 <= m[key] <= 1.0
-    assert m["majority_accuracy"] == 0.5  # stratified 4/4 held out
+    assert m["majority_accuracy"] == 0.5  # stratified 2/2 on the test split
+    # the words give the label away: the classic baselines find it on the same test split
+    assert m["tfidf_logreg_accuracy"] == m["nb_logreg_accuracy"] == 1.0
+    assert result.report["examples"] | {"per_label_train_pool": None} == {
+        "train": 25,
+        "val": 3,
+        "test": 4,
+        "per_label_train_pool": None,
+    }
     assert result.report["scratch_baseline"]["steps"] == result.report["training"]["step"] == 8
     assert sum(map(sum, result.report["finetuned"]["confusion_matrix"])) == 4
     assert result.figure is not None
@@ -93,9 +102,31 @@ def test_classification_reports_model_scratch_and_majority(bundle, tmp_path):
     result.bundle.save(tmp_path)
     classifier, labels = load_classifier(ModelBundle.load(tmp_path))
     assert labels == ["negative", "positive"]
-    rows, _ = _classification_rows(bundle.tokenizer, examples, {"negative": 0, "positive": 1}, 48)
+    rows = _classification_rows(bundle.tokenizer, examples, {"negative": 0, "positive": 1}, 48).rows
     original, _ = load_classifier(result.bundle)
     assert predict_labels(classifier, rows, 8) == predict_labels(original, rows, 8)
+
+
+def test_the_test_split_is_fixed_across_seeds_and_subsets(bundle, tmp_path):
+    examples = [(f"great fun {i}", "positive") for i in range(40)] + [
+        (f"boring slog {i}", "negative") for i in range(40)
+    ]
+    labels = ["negative", "positive"]
+    splits = []
+    for seed, max_examples in [(1, None), (2, None), (3, 20)]:
+        config = tiny_config(
+            tmp_path,
+            task="classification",
+            seed=seed,
+            classification={"max_examples": max_examples},
+        )
+        data = classification_data(bundle, examples, labels, config)
+        assert not set(data.test.texts) & (set(data.train.texts) | set(data.val.texts))
+        splits.append(data)
+    assert splits[0].test.texts == splits[1].test.texts == splits[2].test.texts
+    assert len(splits[0].test.texts) == 8
+    assert splits[0].val.texts != splits[1].val.texts  # the training seed picks train / val
+    assert len(splits[2].train.rows) + len(splits[2].val.rows) == 20
 
 
 def test_text2text_reports_the_copy_baseline(bundle, tmp_path):

@@ -243,7 +243,13 @@ def test_the_other_tasks_tokenize_with_the_bpe_tokenizer(imported, tmp_path, sha
     examples = [(f"a wonderful moving film {i}", "positive") for i in range(8)] + [
         (f"a dull tedious café film {i}", "negative") for i in range(8)
     ]
-    config = tiny_config(tmp_path, task="classification", classification={"eval_fraction": 0.25})
+    split = {"test_fraction": 0.25, "val_fraction": 0.25}
+    config = tiny_config(tmp_path, task="classification", classification=split)
     result = run_classification(imported, examples, ["negative", "positive"], config)
     assert 0 <= result.metrics["accuracy"] <= 1
-    assert result.report["examples"]["train"] == 12
+    assert result.report["examples"] == {
+        "train": 9,
+        "val": 3,
+        "test": 4,
+        "per_label_train_pool": {"negative": 6, "positive": 6},
+    }

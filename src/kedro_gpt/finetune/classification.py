@@ -1,5 +1,6 @@
-"""Classification: a head on the pooled hidden states of the backbone, with the majority-class and
-same-steps-from-scratch baselines scored on the same held-out rows."""
+"""Classification: a head on the pooled hidden states of the backbone. Three splits: train, val
+(picks the best checkpoint) and a fixed test split that only reports; the baselines (majority class,
+TF-IDF + LR, NB-weighted LR, the same model from scratch) are scored on the same test split."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import numpy as np
 import torch
 from sklearn.model_selection import train_test_split
 
+from kedro_gpt.evaluation.baselines import nb_logreg, tfidf_logreg
 from kedro_gpt.evaluation.metrics import (
     classification_metrics,
     confusion_figure,
@@ -36,14 +38,17 @@ from kedro_gpt.training.callbacks import TrainCallback
 from kedro_gpt.training.result import TrainResult
 
 
-def _classification_rows(sp: Any, examples, label_index: dict[str, int], block: int):
-    rows, labels = [], []
+def _classification_rows(
+    sp: Any, examples, label_index: dict[str, int], block: int
+) -> LabelledRows:
+    out = LabelledRows([], [], [])
     for text, label in examples:
         row = classification_row(sp.encode(text), label_index[label], block)
         if row is not None:
-            rows.append(row)
-            labels.append(label_index[label])
-    return rows, labels
+            out.rows.append(row)
+            out.labels.append(label_index[label])
+            out.texts.append(text)
+    return out
 
 
 @torch.no_grad()
@@ -56,16 +61,30 @@ def predict_labels(model: GPTClassifier, rows: Sequence[Row], batch_size: int) -
 
 
 @dataclass
+class LabelledRows:
+    """Encoded examples with their label indices (and texts, for the classic baselines)."""
+
+    rows: list[Row]
+    labels: list[int]
+    texts: list[str]
+
+
+@dataclass
 class ClassificationData:
-    """Labelled rows ready for the loop: the training rows and the held-out rows they are scored on."""
+    """Three splits: train (trained on), val (picks the best checkpoint), test (reported only)."""
 
     labels: list[str]
-    train_rows: list[Row]
-    train_labels: list[int]
-    eval_rows: list[Row]
-    eval_labels: list[int]
+    train: LabelledRows
+    val: LabelledRows
+    test: LabelledRows
     per_label: dict[str, int]
     pad_id: int
+
+
+def _stratified_split(examples: list, fraction: float, seed: int) -> tuple[list, list]:
+    labels = [lab for _, lab in examples]
+    stratify = labels if min(labels.count(lab) for lab in set(labels)) >= 2 else None
+    return train_test_split(examples, test_size=fraction, random_state=seed, stratify=stratify)
 
 
 def classification_data(
@@ -74,28 +93,22 @@ def classification_data(
     labels: Sequence[str],
     config: FinetuningConfig,
 ) -> ClassificationData:
-    """Sample at most ``max_examples`` (seeded), split off a stratified held-out set, encode."""
+    """Split off the fixed test set (``split_seed``), sample at most ``max_examples`` of the rest
+    (``seed``), split off the validation set, encode each split."""
     params = config.classification
-    examples = list(examples)
-    if params.max_examples and len(examples) > params.max_examples:
-        picks = np.random.default_rng(config.seed).permutation(len(examples))
-        examples = [examples[i] for i in sorted(picks[: params.max_examples])]
-    counts = {label: sum(1 for _, lab in examples if lab == label) for label in labels}
-    stratify = [lab for _, lab in examples] if min(counts.values()) >= 2 else None
-    train_ex, eval_ex = train_test_split(
-        examples, test_size=params.eval_fraction, random_state=config.seed, stratify=stratify
-    )
+    pool, test_ex = _stratified_split(list(examples), params.test_fraction, params.split_seed)
+    if params.max_examples and len(pool) > params.max_examples:
+        picks = np.random.default_rng(config.seed).permutation(len(pool))
+        pool = [pool[i] for i in sorted(picks[: params.max_examples])]
+    train_ex, val_ex = _stratified_split(pool, params.val_fraction, config.seed)
     index = {label: i for i, label in enumerate(labels)}
     sp, block = bundle.tokenizer, bundle.config.block_size
-    train_rows, train_labels = _classification_rows(sp, train_ex, index, block)
-    eval_rows, eval_labels = _classification_rows(sp, eval_ex, index, block)
     return ClassificationData(
         list(labels),
-        train_rows,
-        train_labels,
-        eval_rows,
-        eval_labels,
-        counts,
+        _classification_rows(sp, train_ex, index, block),
+        _classification_rows(sp, val_ex, index, block),
+        _classification_rows(sp, test_ex, index, block),
+        {label: sum(1 for _, lab in pool if lab == label) for label in labels},
         special_token_id(sp, PAD),
     )
 
@@ -115,8 +128,8 @@ def fit_classifier(
     batch = config.training.batch_size
     result = train_and_restore(
         model,
-        PaddedBatches(data.train_rows, batch, data.pad_id, seed=config.seed),
-        RowsEvaluator(data.eval_rows, batch, data.pad_id),
+        PaddedBatches(data.train.rows, batch, data.pad_id, seed=config.seed),
+        RowsEvaluator(data.val.rows, batch, data.pad_id),
         config,
         out_dir,
         callbacks,
@@ -126,10 +139,22 @@ def fit_classifier(
     return model, result, info
 
 
-def score_classifier(model: GPTClassifier, data: ClassificationData, batch: int) -> dict[str, Any]:
-    """Accuracy, macro-F1 and the confusion matrix on the held-out rows."""
-    predicted = predict_labels(model, data.eval_rows, batch)
-    return classification_metrics(data.eval_labels, predicted, data.labels)
+def score_classifier(
+    model: GPTClassifier, split: LabelledRows, labels: Sequence[str], batch: int
+) -> dict[str, Any]:
+    """Accuracy, macro-F1 and the confusion matrix on one split."""
+    return classification_metrics(split.labels, predict_labels(model, split.rows, batch), labels)
+
+
+def baselines(data: ClassificationData, classic: bool = True) -> dict[str, dict[str, Any]]:
+    """Majority class and (``classic``) TF-IDF + logistic regression and NB-weighted logistic
+    regression, trained on the training split and scored on the test split."""
+    train, test = data.train, data.test
+    predictions = {"majority": majority_baseline(train.labels, test.labels)}
+    if classic:
+        predictions["tfidf_logreg"] = tfidf_logreg(train.texts, train.labels, test.texts)
+        predictions["nb_logreg"] = nb_logreg(train.texts, train.labels, test.texts)
+    return {k: classification_metrics(test.labels, p, data.labels) for k, p in predictions.items()}
 
 
 def scratch_baseline(
@@ -149,7 +174,8 @@ def scratch_baseline(
         Path(config.checkpoint_dir) / "scratch",
         adapt=False,
     )
-    return {**score_classifier(model, data, config.training.batch_size), "steps": run.step}
+    scores = score_classifier(model, data.test, data.labels, config.training.batch_size)
+    return {**scores, "steps": run.step}
 
 
 def run_classification(
@@ -159,35 +185,38 @@ def run_classification(
     config: FinetuningConfig,
     callbacks: Sequence[TrainCallback] = (),
 ) -> TaskResult:
-    """A classification head on the backbone; baselines: majority class and from scratch."""
+    """A classification head on the backbone, scored on the test split beside the baselines."""
     data = classification_data(bundle, examples, labels, config)
     out_dir = Path(config.checkpoint_dir)
     model, result, adapt = fit_classifier(
         copy.deepcopy(bundle.model), data, config, out_dir, callbacks
     )
-    finetuned = score_classifier(model, data, config.training.batch_size)
-    majority = classification_metrics(
-        data.eval_labels, majority_baseline(data.train_labels, data.eval_labels), data.labels
-    )
-    evaluator = RowsEvaluator(data.eval_rows, config.training.batch_size, data.pad_id)
+    batch = config.training.batch_size
+    finetuned = score_classifier(model, data.test, data.labels, batch)
+    val = score_classifier(model, data.val, data.labels, batch)
+    reference = baselines(data, config.classification.classic_baselines)
     metrics = {
         "accuracy": finetuned["accuracy"],
         "macro_f1": finetuned["macro_f1"],
-        "eval_loss": eval_loss(model, evaluator, config),
-        "majority_accuracy": majority["accuracy"],
-        "majority_macro_f1": majority["macro_f1"],
+        "val_accuracy": val["accuracy"],
+        "val_loss": eval_loss(model, RowsEvaluator(data.val.rows, batch, data.pad_id), config),
     }
+    for name, scores in reference.items():
+        metrics.update(
+            {f"{name}_accuracy": scores["accuracy"], f"{name}_macro_f1": scores["macro_f1"]}
+        )
     report: dict[str, Any] = {
         "task": "classification",
         "labels": data.labels,
         "examples": {
-            "train": len(data.train_rows),
-            "eval": len(data.eval_rows),
-            "per_label": data.per_label,
+            "train": len(data.train.rows),
+            "val": len(data.val.rows),
+            "test": len(data.test.rows),
+            "per_label_train_pool": data.per_label,
         },
         "adaptation": adapt,
         "finetuned": finetuned,
-        "majority_baseline": majority,
+        "baselines": reference,
         "training": {k: v for k, v in result.to_dict().items() if k not in {"history", "evals"}},
     }
     if config.classification.scratch_baseline:

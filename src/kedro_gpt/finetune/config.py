@@ -108,9 +108,25 @@ class ClassificationParams(StrictModel):
         None, description="the allowed labels; default: the keys of label_files"
     )
     max_examples: int | None = Field(
-        4000, ge=2, description="a seeded random subset keeps the CPU default short; null = all"
+        4000,
+        ge=2,
+        description="a seeded subset of the training pool keeps the CPU default short; null = all",
     )
-    eval_fraction: float = Field(0.1, gt=0, lt=1)
+    test_fraction: float = Field(
+        0.1,
+        gt=0,
+        lt=1,
+        description="the fixed test split: scored once at the end, never trained on",
+    )
+    val_fraction: float = Field(
+        0.1, gt=0, lt=1, description="of the rest: picks the best checkpoint (model selection)"
+    )
+    split_seed: int = Field(
+        0, description="seeds the test split only, so it stays the same across training seeds"
+    )
+    classic_baselines: bool = Field(
+        True, description="TF-IDF + logistic regression and NB-weighted logistic regression"
+    )
     pooling: Literal["last", "mean"] = "last"
     scratch_baseline: bool = Field(True, description="train the same model from scratch too")
 
