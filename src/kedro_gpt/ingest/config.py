@@ -34,6 +34,11 @@ class SourceConfig(StrictModel):
     title_field: str | None = Field(None, min_length=1)
     url_field: str | None = Field(None, min_length=1)
     sha256: str | None = Field(None, pattern=r"^[0-9a-fA-F]{64}$")
+    document_per: Literal["file", "line", "blank_line"] = Field(
+        "file",
+        description="txt/md: one document per file, per non-empty line (one review a line), or "
+        "per block of lines between blank lines (one article a block)",
+    )
 
     @field_validator("path", "glob", "url")
     @classmethod
@@ -62,6 +67,8 @@ class SourceConfig(StrictModel):
             parts = urlsplit(self.url)
             if parts.scheme not in ("http", "https") or not parts.netloc:
                 raise ValueError(f"'url' must be an http(s) URL, got {self.url!r}")
+        if self.document_per != "file" and self.format not in (None, "txt", "md"):
+            raise ValueError(f"'document_per' applies to txt and md files, not {self.format}")
         return self
 
     @property

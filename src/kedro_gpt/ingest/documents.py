@@ -18,6 +18,7 @@ from kedro_gpt.ingest.readers import (
     RawDocument,
     is_seekable_parquet,
     read_csv,
+    read_delimited,
     read_jsonl,
     read_parquet,
     read_whole,
@@ -129,6 +130,8 @@ def _raw_documents(
                     documents = read_jsonl(opened, entry.spec, state)
                 elif opened.format == "csv":
                     documents = read_csv(opened, entry.spec, state)
+                elif entry.spec.document_per != "file" and opened.format in ("txt", "md"):
+                    documents = read_delimited(opened, entry.spec.document_per, state)
                 else:
                     documents = read_whole(opened, state)
                 for document in documents:

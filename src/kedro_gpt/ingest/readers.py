@@ -1,6 +1,7 @@
 """Readers per format: each turns one opened input into raw documents, streaming where it can.
 
-A .txt/.md/.html input is one document; every JSONL line and CSV/Parquet row is one document.
+A .txt/.md/.html input is one document (or, with ``document_per``, one per line or per block of
+lines between blank lines); every JSONL line and CSV/Parquet row is one document.
 Bytes that are not valid UTF-8 are decoded with replacement and flagged on the ``FileState``;
 malformed JSONL lines and CSV rows are skipped, counted and logged as ``file:line``.
 
@@ -172,6 +173,47 @@ def read_whole(opened: OpenedInput, state: FileState) -> Iterator[RawDocument]:
         yield RawDocument(
             position, text.removeprefix("\ufeff") if position == 0 else text, None, opened.url
         )
+
+
+def read_delimited(opened: OpenedInput, per: str, state: FileState) -> Iterator[RawDocument]:
+    """A .txt/.md input as one document per non-empty line (``per="line"``) or per block of
+    lines between blank lines (``"blank_line"``), read line by line.
+
+    A line over ``max_document_mb`` is skipped (counted, logged); a block that grows over it is
+    cut at a line break and goes on as the next document.
+    """
+    limit = state.limits.max_document_bytes
+    block: list[bytes] = []
+    size = position = 0
+    number = 0
+
+    def flush() -> Iterator[RawDocument]:
+        nonlocal block, size, position
+        text = state.decode(b"".join(block)).removeprefix("\ufeff").strip("\r\n")
+        block, size = [], 0
+        if text.strip():
+            yield RawDocument(position, text, None, opened.url)
+            position += 1
+
+    while line := opened.stream.readline(limit + 1):
+        number += 1
+        if len(line) > limit and not line.endswith(b"\n"):
+            state.skip_oversize("line", number)
+            while (rest := opened.stream.readline(limit + 1)) and not rest.endswith(b"\n"):
+                pass  # the rest of the oversize line, never held whole
+            continue
+        if per == "line" or not line.strip():
+            yield from flush()
+            if per == "line":
+                block, size = [line], len(line)
+                yield from flush()
+            continue
+        if size + len(line) > limit:
+            state.split = True
+            yield from flush()
+        block.append(line)
+        size += len(line)
+    yield from flush()
 
 
 def _optional_str(value: Any) -> str | None:
