@@ -91,7 +91,8 @@ def authorize(
     key = served.settings.api_key
     if key is None:
         return
-    given = b"" if creds is None else creds.credentials.encode("utf-8", "surrogateescape")
+    # header values arrive decoded as latin-1: encoding back gives the bytes that were sent
+    given = b"" if creds is None else creds.credentials.encode("latin-1")
     if not hmac.compare_digest(given, key.encode("utf-8")):
         raise APIError(
             401,
