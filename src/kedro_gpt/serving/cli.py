@@ -206,7 +206,7 @@ def chat(source, project, env, tracking_uri, system, **sampling) -> None:
         hint = "" if source else "no model fine-tuned for chat was found; "
         click.echo(
             f"note: {hint}this model was not fine-tuned for chat, so it continues text rather "
-            "than answering (`kedro run --pipelines=finetuning` with finetuning.task: chat "
+            "than answering (`kedro run --pipelines=finetune` with finetuning.task: chat "
             "makes one)",
             err=True,
         )

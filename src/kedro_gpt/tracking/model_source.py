@@ -268,7 +268,7 @@ def _registered_source(uri: str, tracking_uri: str | None) -> tuple[str, dict[st
         raise ModelSourceError(
             f"cannot fetch model {uri!r}: no registered model {name!r} in "
             f"{client.tracking_uri} (`kedro run --pipelines=pretrain` registers kedro-gpt, "
-            "`kedro run --pipelines=finetuning` kedro-gpt-finetuned)"
+            "`kedro run --pipelines=finetune` kedro-gpt-finetuned)"
         )
     latest = f"models:/{name}/{versions[-1]}"
     if alias is not None:
