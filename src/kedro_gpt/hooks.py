@@ -17,6 +17,7 @@ from kedro_gpt.tracking.lineage import (
     enable_system_metrics,
     git_commit,
     log_artifact,
+    project_tracking_uri,
     tag_dataset_version,
     tag_run,
 )
@@ -73,8 +74,19 @@ class LineageHooks:
     def __init__(self) -> None:
         self._catalog: Any = None
 
-    @hook_impl
+    @hook_impl(tryfirst=True)  # before kedro-mlflow reads mlflow.yml and opens the store
     def after_context_created(self, context: Any) -> None:
+        try:
+            conf = context.config_loader["mlflow"]
+        except Exception:  # noqa: BLE001 - no mlflow.yml: kedro-mlflow's defaults apply
+            conf = None
+        server = (conf or {}).get("server") or {}
+        uri = project_tracking_uri(server.get("mlflow_tracking_uri"), context.project_path)
+        if uri != server.get("mlflow_tracking_uri"):  # same store from notebooks/ as from the root
+            context.config_loader["mlflow"] = {
+                **conf,
+                "server": {**server, "mlflow_tracking_uri": uri},
+            }
         enable_system_metrics()  # before kedro-mlflow starts the run
 
     @hook_impl
@@ -104,7 +116,7 @@ class LineageHooks:
             if key not in used:
                 return None
             try:
-                return catalog.load(f"params:{key}")
+                return catalog.get(f"params:{key}").load()  # quietly: no "Loading data" line
             except Exception:  # noqa: BLE001 - a key this project does not define
                 return None
 

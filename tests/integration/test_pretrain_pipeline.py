@@ -84,15 +84,24 @@ def test_mlflow_run_tracks_training_and_lineage(project):
         "train/grad_norm",
         "train/tokens_per_s",
         "train/mfu",
-        "val/loss",
+        "val_sampled/loss",
+        "eval/val_full/bits_per_char",
+        "summary/tokens_per_s_mean",
+        "cleaning/documents_kept",
+        "tokenization/train/tokens",
     ):
         assert key in metrics, key
-    assert "eval.bits_per_char" in metrics
+    assert all("." not in k for k in metrics), sorted(metrics)  # one separator: "/"
     assert any(k.startswith("system/cpu_utilization") for k in metrics), sorted(metrics)
+    assert tags["mlflow.runName"] == "pretrain · layer2-embd32 · tinyshakespeare+2"
+    assert "val_sampled" in tags["mlflow.note.content"]
+    assert tags["runner"] == "SequentialRunner" and "run_id" not in tags
     assert tags["git_commit"]
     for dataset in ("train_tokens", "val_tokens", "tokenizer"):
         assert tags[f"lineage.input.{dataset}"] == versions(project, _path(dataset))[-1]
-    assert params.get("train.max_steps") == "30"
+    assert params["pretraining.training.max_steps"] == "30"  # as the user set it, once
+    assert params["pretraining.training.beta2"] == "0.99"  # a default, beside it
+    assert not [k for k in params if k.startswith(("train.", "model."))]
 
 
 def _path(dataset: str) -> str:
@@ -193,3 +202,10 @@ def test_first_notebook_runs(project):
     assert any("image/png" in o.get("data", {}) for o in outputs)
     texts = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
     assert "commit" in texts and "ROMEO:" in texts
+    # it opens clean: no stderr, no warning of any library in any output (log records are
+    # display_data; stdout holds the sample, so there only Python's "...Warning:" counts)
+    assert not [o["text"] for o in outputs if o.get("name") == "stderr"]
+    logs = [str(o.get("data", {}).get("text/plain", "")) for o in outputs if "data" in o]
+    assert not [t for t in logs if "warn" in t.lower()], logs
+    assert "Warning" not in texts, texts
+    assert not (notebooks / "mlflow.db").exists()  # the project's store, not one of its own

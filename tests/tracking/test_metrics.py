@@ -52,3 +52,4 @@ def test_the_catalogs_metrics_datasets_are_swapped_with_their_prefix(run):
     logged = mlflow.MlflowClient().get_run(run.info.run_id).data.metrics
     assert logged == {"eval/val_full/loss": 1.5, "cleaning_metrics/dropped/length": 2.0}
     assert group_metric_datasets(catalog) == []  # already grouped
+    assert isinstance(catalog.get("cleaning_metrics"), GroupedMetricsHistoryDataset)

@@ -59,6 +59,18 @@ def log_artifact(path: str | Path, artifact_path: str | None) -> None:
         mlflow.log_artifact(str(path), artifact_path=artifact_path)
 
 
+def project_tracking_uri(uri: str | None, project_path: Path | str) -> str | None:
+    """``sqlite:///mlflow.db`` made absolute against the project root (MLflow would read it
+    against the working directory: a notebook in ``notebooks/`` would get a store of its own)."""
+    prefix = "sqlite:///"
+    if not uri or not uri.startswith(prefix) or uri.startswith(prefix + "/"):
+        return uri
+    path = uri.removeprefix(prefix)
+    if path == ":memory:" or Path(path).is_absolute():
+        return uri
+    return f"{prefix}{(Path(project_path) / path).resolve()}"
+
+
 def enable_system_metrics(sampling_interval_s: float = 5.0) -> None:
     """Log CPU, memory, disk, network (psutil) and GPU (where present) as ``system/*`` metrics
     of every MLflow run started from now on."""

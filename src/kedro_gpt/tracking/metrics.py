@@ -56,16 +56,14 @@ class GroupedMetricsHistoryDataset(MlflowMetricsHistoryDataset):
 
 
 def group_metric_datasets(catalog: Any) -> list[str]:
-    """Swap every ``MlflowMetricsHistoryDataset`` of ``catalog`` for a grouped one with the same
-    prefix (the dataset's name when it has none, as kedro-mlflow does). Returns the names."""
-    swapped = []
+    """Make every ``MlflowMetricsHistoryDataset`` of ``catalog`` a grouped one, in place (the
+    catalog keeps its entries, so Kedro reports no replaced datasets); one without a prefix gets
+    its dataset name, as kedro-mlflow gives it. Returns the names."""
+    grouped = []
     for name, dataset in list(catalog.items()):
         if type(dataset) is not MlflowMetricsHistoryDataset:
             continue
-        grouped = GroupedMetricsHistoryDataset(
-            run_id=dataset._run_id, prefix=dataset._prefix or name, metadata=dataset.metadata
-        )
-        grouped._logging_activated = dataset._logging_activated
-        catalog[name] = grouped
-        swapped.append(name)
-    return swapped
+        dataset.__class__ = GroupedMetricsHistoryDataset  # a subclass with no state of its own
+        dataset._prefix = dataset._prefix or name
+        grouped.append(name)
+    return grouped

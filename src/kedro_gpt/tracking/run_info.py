@@ -3,6 +3,7 @@ readable Kedro tags, and an experiment the MLflow UI opens on model training (no
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Sequence
 from pathlib import PurePosixPath
@@ -15,6 +16,8 @@ EXPERIMENT_KIND_TAG = "mlflow.experimentKind"  # read by the MLflow 3 UI
 EXPERIMENT_KIND = "custom_model_development"  # its "machine learning" kind (vs genai_development)
 DESCRIPTION_TAG = "mlflow.note.content"  # the run's description in the UI
 SEPARATOR = " · "
+
+logger = logging.getLogger(__name__)
 
 DESCRIPTION = """\
 `{name}`: `kedro run --pipelines={pipelines}` (env `{env}`).
@@ -109,6 +112,7 @@ def describe_active_run(run_params: dict[str, Any], params: Callable[[str], Any]
         name = run_name(pipelines, run_params.get("env"), params)
     if name:
         client.set_tag(run_id, "mlflow.runName", name)
+        logger.info("MLflow run %r (%s)", name, run_id)
     tags = client.get_run(run_id).data.tags
     if not tags.get(DESCRIPTION_TAG):
         text = DESCRIPTION.format(

@@ -17,8 +17,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tqdm.auto import tqdm
-
 from kedro_gpt.training.result import TrainResult
 
 logger = logging.getLogger("kedro_gpt.training")
@@ -156,7 +154,7 @@ class ProgressBarCallback(TrainCallback):
 
     def on_train_start(self, info: dict[str, Any]) -> None:
         budget = describe_budget(info.get("train_config") or {})
-        self.bar = tqdm(
+        self.bar = _tqdm()(
             total=100,
             initial=_percent(info.get("progress", 0.0)),
             desc=f"training ({budget})" if budget else "training",
@@ -190,6 +188,20 @@ class ProgressBarCallback(TrainCallback):
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+
+
+def _tqdm() -> Any:
+    """tqdm's notebook widget where Jupyter can draw it (ipywidgets), its text bar elsewhere.
+
+    Imported when a bar starts, not with this module: ``tqdm.auto`` warns in a notebook kernel
+    without ipywidgets, and importing the project there should stay quiet.
+    """
+    try:
+        import ipywidgets  # noqa: F401
+        from tqdm.auto import tqdm
+    except ImportError:
+        from tqdm.std import tqdm
+    return tqdm
 
 
 def _percent(progress: float) -> float:
