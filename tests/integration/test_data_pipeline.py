@@ -81,4 +81,4 @@ def test_mlflow_runs_carry_lineage(project):
     assert tags.get("lineage.input.documents")
     assert tags.get("lineage.output.train_tokens")
     metrics = runs[-1]["metrics"]
-    assert metrics.get("tokenization.train.tokens", 0) > 0
+    assert metrics.get("tokenization/train/tokens", 0) > 0

@@ -57,4 +57,4 @@ def test_finetuning_starts_from_an_imported_gpt2(tmp_path, shakespeare_text):
     (run,) = mlflow_runs(project)
     assert run["tags"]["base_model.model_path"] == str((project / BASE).resolve())
     assert "lineage.input.gpt_model" not in run["tags"]
-    assert run["metrics"]["finetune.response_loss"] < run["metrics"]["finetune.base_response_loss"]
+    assert run["metrics"]["finetune/response_loss"] < run["metrics"]["finetune/base_response_loss"]

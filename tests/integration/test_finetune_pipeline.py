@@ -91,7 +91,7 @@ def test_finetune_run_links_to_the_pretraining_run(project):
     assert tags["base_model.registered_model"] == "kedro-gpt"
     assert tags["base_model.registered_version"] == "1"
     assert tags["finetune.task"] == "chat"
-    assert "finetune.response_loss" in finetune["metrics"]
+    assert "finetune/response_loss" in finetune["metrics"]
     registration = json.loads(
         _latest(project, "data/08_reporting/finetune_registration.json").read_text()
     )
@@ -105,8 +105,8 @@ def test_comparison_promotes_the_pretrained_model_with_a_card(project):
     assert comparison["tags"]["promotion.alias"] == "champion"
     assert comparison["tags"]["promotion.model"] == "kedro-gpt/1"
     for model in ("latest", "finetuned"):  # side by side
-        assert f"comparison.{model}.shakespeare_val.bits_per_char" in comparison["metrics"]
-        assert f"comparison.{model}.truthfulqa.response_loss" in comparison["metrics"]
+        assert f"comparison/{model}/shakespeare_val/bits_per_char" in comparison["metrics"]
+        assert f"comparison/{model}/truthfulqa/response_loss" in comparison["metrics"]
     markdown = _latest(project, "data/08_reporting/comparison_report.md").read_text()
     assert "| shakespeare_val.bits_per_char |" in markdown and "kedro-gpt@champion" in markdown
     card = _latest(project, "data/08_reporting/model_card.md").read_text()

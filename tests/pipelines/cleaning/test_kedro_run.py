@@ -63,8 +63,8 @@ def test_kedro_run_logs_final_figures(tmp_path, shakespeare_text):
 
     (run,) = mlflow_runs(project)
     metrics = run["metrics"]
-    assert metrics["cleaning.documents_in"] == 7.0
-    assert metrics["cleaning.documents_kept"] == 5.0
-    assert metrics["cleaning.dropped.exact_duplicate"] == 1.0
-    assert metrics["cleaning.bytes_in"] == report["bytes_in"] > 0
+    assert metrics["cleaning/documents_in"] == 7.0
+    assert metrics["cleaning/documents_kept"] == 5.0
+    assert metrics["cleaning/dropped/exact_duplicate"] == 1.0
+    assert metrics["cleaning/bytes_in"] == report["bytes_in"] > 0
     assert run["params"]["cleaning.html.extractor"] == "resiliparse"
