@@ -21,7 +21,6 @@ from kedro_gpt.tracking.lineage import (
     tag_dataset_version,
     tag_run,
 )
-from kedro_gpt.tracking.metrics import group_metric_datasets
 from kedro_gpt.tracking.run_info import describe_active_run
 
 logger = logging.getLogger(__name__)
@@ -68,8 +67,7 @@ def pin_to_own_version(catalog: Any, name: str) -> None:
 
 class LineageHooks:
     """Tag the active MLflow run with the git commit and every dataset version read or written;
-    give it a telling name and a description of its metric groups; name the metrics of
-    kedro-mlflow's metrics datasets ``<prefix>/<key>`` (kedro_gpt.tracking.metrics)."""
+    give it a telling name and a description of its metric groups."""
 
     def __init__(self) -> None:
         self._catalog: Any = None
@@ -92,7 +90,6 @@ class LineageHooks:
     @hook_impl
     def after_catalog_created(self, catalog: Any) -> None:
         self._catalog = catalog
-        group_metric_datasets(catalog)
 
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
@@ -106,11 +103,7 @@ class LineageHooks:
             }
         )
 
-        used = {
-            name.removeprefix("params:").split(".")[0]
-            for name in pipeline.inputs()
-            if name.startswith("params:")
-        }
+        used = set(parameter_keys(pipeline.inputs()))
 
         def params(key: str) -> Any:  # the parameters this run's nodes read, by top-level key
             if key not in used:

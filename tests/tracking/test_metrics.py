@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import mlflow
 import pytest
+import yaml
 from kedro.io import DataCatalog, DatasetError
-from kedro_mlflow.io.metrics import MlflowMetricsHistoryDataset
 
 from kedro_gpt.tracking.metrics import (
     GroupedMetricsHistoryDataset,
-    group_metric_datasets,
     metric_history,
 )
+from tests.conftest import PROJECT_ROOT
 
 
 @pytest.fixture
@@ -39,17 +39,19 @@ def test_grouped_dataset_names_metrics_with_slashes_and_loads_them_back(run):
         dataset.save({"bad": 3.0})
 
 
-def test_the_catalogs_metrics_datasets_are_swapped_with_their_prefix(run):
-    catalog = DataCatalog(
-        {
-            "evaluation_metrics": MlflowMetricsHistoryDataset(prefix="eval/val_full"),
-            "cleaning_metrics": MlflowMetricsHistoryDataset(),
-        }
+def test_the_catalogs_metrics_datasets_are_grouped(run):
+    conf = {}
+    for name in ("catalog.yml", "catalog_finetune.yml", "catalog_comparison.yml"):
+        conf.update(yaml.safe_load((PROJECT_ROOT / "conf/base" / name).read_text()))
+    metrics = {k: v for k, v in conf.items() if k.endswith("_metrics")}
+    assert metrics and all(
+        v["type"] == "kedro_gpt.tracking.metrics.GroupedMetricsHistoryDataset"
+        for v in metrics.values()
     )
-    assert sorted(group_metric_datasets(catalog)) == ["cleaning_metrics", "evaluation_metrics"]
+    catalog = DataCatalog.from_config(
+        {k: metrics[k] for k in ("evaluation_metrics", "cleaning_metrics")}
+    )
     catalog.save("evaluation_metrics", metric_history({"loss": 1.5}))
     catalog.save("cleaning_metrics", metric_history({"dropped.length": 2}))
     logged = mlflow.MlflowClient().get_run(run.info.run_id).data.metrics
-    assert logged == {"eval/val_full/loss": 1.5, "cleaning_metrics/dropped/length": 2.0}
-    assert group_metric_datasets(catalog) == []  # already grouped
-    assert isinstance(catalog.get("cleaning_metrics"), GroupedMetricsHistoryDataset)
+    assert logged == {"eval/val_full/loss": 1.5, "cleaning/dropped/length": 2.0}

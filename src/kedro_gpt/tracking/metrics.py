@@ -53,17 +53,3 @@ class GroupedMetricsHistoryDataset(MlflowMetricsHistoryDataset):
 
     def _is_dataset_metric(self, key: str) -> bool:
         return self._prefix is None or key.startswith(f"{self._prefix}/")
-
-
-def group_metric_datasets(catalog: Any) -> list[str]:
-    """Make every ``MlflowMetricsHistoryDataset`` of ``catalog`` a grouped one, in place (the
-    catalog keeps its entries, so Kedro reports no replaced datasets); one without a prefix gets
-    its dataset name, as kedro-mlflow gives it. Returns the names."""
-    grouped = []
-    for name, dataset in list(catalog.items()):
-        if type(dataset) is not MlflowMetricsHistoryDataset:
-            continue
-        dataset.__class__ = GroupedMetricsHistoryDataset  # a subclass with no state of its own
-        dataset._prefix = dataset._prefix or name
-        grouped.append(name)
-    return grouped
