@@ -105,11 +105,12 @@ class LineageHooks:
 
         used = set(parameter_keys(pipeline.inputs()))
 
-        def params(key: str) -> Any:  # the parameters this run's nodes read, by top-level key
-            if key not in used:
+        def params(key: str) -> Any:  # the parameters of stage ``key`` this run's nodes read
+            found = next((k for k in sorted(used) if k == key or k.endswith(f".{key}")), None)
+            if found is None:
                 return None
             try:
-                return catalog.get(f"params:{key}").load()  # quietly: no "Loading data" line
+                return catalog.get(f"params:{found}").load()  # quietly: no "Loading data" line
             except Exception:  # noqa: BLE001 - a key this project does not define
                 return None
 

@@ -7,7 +7,7 @@ here, in one place. ``kedro run --pipelines=<name>`` takes any key of ``register
 
 from __future__ import annotations
 
-from kedro.pipeline import Pipeline
+from kedro.pipeline import Pipeline, pipeline
 
 from kedro_gpt.pipelines import (
     cleaning,
@@ -39,12 +39,42 @@ COMPOSITES = {
 
 DEFAULT = "pretrain"
 
+ADAPT = "adapt"  # the namespace of domain adaptation's datasets and parameters
+
+
+def adaptation() -> Pipeline:
+    """Domain-adaptive pretraining (ULMFiT's second stage; also "retrain on fresh data"): new
+    text through the same ingestion and cleaning, encoded with ``gpt_model``'s own tokenizer, then
+    more pretraining of ``gpt_model``. Datasets and parameters live under ``adapt.``; the result
+    is ``adapt.gpt_model``."""
+    stages = (
+        ingestion.create_pipeline()
+        + cleaning.create_pipeline()
+        + tokenization.create_pipeline(train=False)
+        + pretraining.create_pipeline(from_model=True)
+    )
+    return pipeline(stages, namespace=ADAPT, inputs={"base_model": "gpt_model"})
+
+
+def finetune_adapted() -> Pipeline:
+    """Fine-tuning from the domain-adapted model, with the ``finetuning`` parameters; its model
+    and reports are ``adapt.finetuned_model``, ``adapt.finetune_report``, ..."""
+    return pipeline(
+        finetuning.create_pipeline(),
+        namespace=ADAPT,
+        inputs={"task_files"},
+        parameters={"params:finetuning": "params:finetuning"},
+    )
+
 
 def register_pipelines() -> dict[str, Pipeline]:
-    """Every stage, every composite, and ``__default__`` (= ``pretrain``, what ``make run`` runs)."""
+    """Every stage, every composite, domain adaptation, and ``__default__`` (= ``pretrain``, what
+    ``make run`` runs)."""
     stages = {name: create() for name, create in STAGES.items()}
     pipelines: dict[str, Pipeline] = dict(stages)
     for name, parts in COMPOSITES.items():
         pipelines[name] = sum((stages[part] for part in parts), Pipeline([]))
+    pipelines[ADAPT] = adaptation()
+    pipelines["finetune_adapted"] = finetune_adapted()
     pipelines["__default__"] = pipelines[DEFAULT]
     return pipelines

@@ -26,17 +26,24 @@ PARAMETER_MODELS = {
 
 
 def parameter_keys(dataset_names: Iterable[str]) -> list[str]:
-    """The top-level parameters keys among a pipeline's inputs (``params:x`` and ``params:x.y``)."""
-    keys = {
-        n.removeprefix("params:").split(".")[0] for n in dataset_names if n.startswith("params:")
-    }
+    """The stage parameters a pipeline reads, as dotted paths: ``params:cleaning`` and
+    ``params:cleaning.filters`` give ``cleaning``; a namespaced ``params:adapt.cleaning`` gives
+    ``adapt.cleaning``; keys that name no stage give their first part."""
+    keys = set()
+    for name in dataset_names:
+        if not name.startswith("params:"):
+            continue
+        parts = name.removeprefix("params:").split(".")
+        stage = next((i for i, part in enumerate(parts) if part in PARAMETER_MODELS), 0)
+        keys.add(".".join(parts[: stage + 1]))
     return sorted(keys)
 
 
 def check_parameters(keys: Iterable[str], load: Callable[[str], Any]) -> None:
-    """Validate each key's parameters with its stage model; raises ``ConfigError`` naming the key."""
+    """Validate each key's parameters with its stage's model (``adapt.cleaning`` with cleaning's);
+    raises ``ConfigError`` naming the key."""
     for key in keys:
-        target = PARAMETER_MODELS.get(key)
+        target = PARAMETER_MODELS.get(key.rsplit(".", 1)[-1])
         if target is None:
             continue
         module, name = target.split(":")

@@ -1,4 +1,4 @@
-"""Evaluate nodes: score models, check contamination, promote the candidate, write the report."""
+"""Comparison nodes: score models side by side, check contamination, promote the candidate, report."""
 
 from __future__ import annotations
 

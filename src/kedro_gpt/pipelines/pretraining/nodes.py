@@ -1,8 +1,10 @@
-"""Pretraining nodes: train a GPT on the token shards, plot its curves."""
+"""Pretraining nodes: train a GPT on the token shards (from scratch, or on from a model), plot
+its curves."""
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -11,8 +13,10 @@ from matplotlib.figure import Figure
 
 from kedro_gpt.config import ConfigError, parse_params
 from kedro_gpt.model.bundle import ModelBundle, load_gpt
+from kedro_gpt.model.config import GPTConfig
 from kedro_gpt.model.presets import model_config
 from kedro_gpt.pipelines.pretraining.config import PretrainingConfig
+from kedro_gpt.tokenizer.files import tokenizer_sha256
 from kedro_gpt.tokenizer.shards import TokenShards
 from kedro_gpt.tracking.mlflow_callback import MLflowCallback
 from kedro_gpt.training.checkpoint import read_config
@@ -50,11 +54,67 @@ def pretrain(
         config.resume,
     )
     result = launch(spec, [MLflowCallback(params_prefix="pretraining")])
+    bundle = _trained_bundle(result, config, gpt_config, tokenizer, train_tokens, "pretraining")
+    return bundle, result.to_dict()
+
+
+def continue_pretraining(
+    base_model: ModelBundle,
+    train_tokens: TokenShards,
+    val_tokens: TokenShards,
+    params: dict[str, Any],
+) -> tuple[ModelBundle, dict[str, Any]]:
+    """Keep training ``base_model`` (its architecture and weights) on token shards encoded with
+    its own tokenizer: domain-adaptive pretraining, or retraining on fresh data."""
+    config = parse_params(PretrainingConfig, params, "pretraining")
+    base_sha = tokenizer_sha256(base_model.tokenizer)
+    if train_tokens.meta.get("tokenizer_sha256", base_sha) != base_sha:
+        raise ValueError(
+            "train_tokens were encoded with another tokenizer than the model's: encode the new "
+            "text with the base model's tokenizer (the adapt pipeline does)"
+        )
+    if config.model.overrides():
+        logger.warning("pretraining.model is ignored: the architecture is the base model's")
+    init = Path(config.checkpoint_dir) / "base_model"
+    base_model.save(init)
+    spec = TrainSpec.build(
+        base_model.config.to_dict(),
+        config.training,
+        train_tokens,
+        config.checkpoint_dir,
+        val_tokens,
+        config.resume,
+        init_from=str(init),
+    )
+    result = launch(spec, [MLflowCallback(params_prefix="pretraining")])
+    base = {k: base_model.info.get(k) for k in ("source", "step", "tokens", "best_val_loss")}
+    bundle = _trained_bundle(
+        result,
+        config,
+        base_model.config,
+        base_model.tokenizer,
+        train_tokens,
+        "continued_pretraining",
+        base_model=base,
+    )
+    return bundle, result.to_dict()
+
+
+def _trained_bundle(
+    result: TrainResult,
+    config: PretrainingConfig,
+    gpt_config: GPTConfig,
+    tokenizer: Any,
+    train_tokens: TokenShards,
+    source: str,
+    **extra: Any,
+) -> ModelBundle:
+    """The best (or last) checkpoint of ``result`` as a bundle, with what made it."""
     folder = result.best_path or result.last_path
     if folder is None:
         raise RuntimeError(f"training wrote no checkpoint under {config.checkpoint_dir}")
     info = {
-        "source": "pretraining",
+        "source": source,
         "checkpoint": folder,
         "step": result.step,
         "tokens": result.tokens,
@@ -67,15 +127,16 @@ def pretrain(
         "checkpoint_config": {
             k: v for k, v in read_config(folder).items() if k not in {"model", "train"}
         },
+        **extra,
     }
-    bundle = ModelBundle(load_gpt(folder, gpt_config), tokenizer, info)
     logger.info(
-        "pretraining done: %d steps, %d tokens, best val loss %s",
+        "%s done: %d steps, %d tokens, best val loss %s",
+        source,
         result.step,
         result.tokens,
         result.best_val_loss,
     )
-    return bundle, result.to_dict()
+    return ModelBundle(load_gpt(folder, gpt_config), tokenizer, info)
 
 
 def plot_loss_curves(training_history: dict[str, Any]) -> Figure:

@@ -51,6 +51,11 @@ def train_tokenizer(
     return train_sentencepiece(texts, config.sentencepiece)
 
 
+def model_tokenizer(base_model: Any) -> Any:
+    """The tokenizer a model was trained with (new text for that model is encoded with it)."""
+    return base_model.tokenizer
+
+
 def _split_meta(
     split_documents: pq.ParquetFile, split: str, limit: int = 1000
 ) -> list[dict[str, Any]]:
