@@ -8,7 +8,6 @@ import pytest
 import torch
 
 from kedro_gpt.model import GPT, GPTConfig
-
 from tests.bundle_fixtures import bundle, sp  # noqa: F401 - fixtures (LoRA tests)
 
 from .helpers import TINY, randomize

@@ -56,7 +56,7 @@ def _differences(
 
 @pytest.mark.parametrize("key", sorted(PARAMETER_MODELS))
 def test_conf_base_validates_and_repeats_the_code_defaults(key):
-    check_parameters([key], lambda k: _base(k))
+    check_parameters([key], _base)
     differences = _differences(_model(key), _base(key), key)
     assert differences == [], "\n".join(differences)
 
