@@ -28,7 +28,8 @@ def test_several_nodes_need_an_endpoint():
 
 
 def test_any_single_budget_is_enough():
-    for budget in ({"max_steps": 1}, {"max_tokens": 100}, {"max_minutes": 0.5}):
+    budgets = ({"max_steps": 1}, {"max_tokens": 100}, {"max_minutes": 0.5}, {"max_epochs": 0.5})
+    for budget in budgets:
         config = parse_params(TrainConfig, budget, "pretraining")
         assert config.model_dump(include=set(budget)) == budget
 
@@ -52,3 +53,16 @@ def test_cpu_is_fp32_by_default_and_bf16_only_with_bf16_units():
         assert resolve_precision("auto", "auto").device.type == "cpu"
         with pytest.raises(ValueError, match="no CUDA device"):
             resolve_precision("cuda", "auto")
+
+
+def test_epochs_and_early_stopping_settings_are_checked():
+    for bad in (
+        {"max_epochs": 0},
+        {"early_stopping_patience": 0},
+        {"early_stopping_min_delta": -1},
+    ):
+        with pytest.raises(ConfigError, match=next(iter(bad))):
+            parse_params(TrainConfig, {"max_steps": 10, **bad}, "pretraining")
+    config = parse_params(TrainConfig, {"max_steps": 10}, "pretraining")
+    assert (config.max_epochs, config.early_stopping_patience) == (None, None)
+    assert (config.early_stopping_min_delta, config.eval_at_start) == (0.0, False)

@@ -88,6 +88,15 @@ class PaddedBatches:
         self.seed = seed
         self.draws = 0
 
+    @property
+    def tokens_per_epoch(self) -> int:
+        """The tokens the loop counts (padding included) while it draws as many rows as there
+        are: rows × the expected width of a batch, the longest of ``batch_size`` random rows."""
+        widths, counts = np.unique([len(x) for x, _ in self.rows], return_counts=True)
+        below = np.cumsum(counts) / len(self.rows)  # P(a row is at most this wide)
+        p_max = np.diff(below**self.batch_size, prepend=0.0)  # P(a batch is this wide)
+        return max(1, round(len(self.rows) * float(np.dot(widths, p_max))))
+
     def next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         rng = np.random.default_rng([self.seed, TRAIN_STREAM, self.draws])
         self.draws += 1

@@ -3,7 +3,8 @@
 Only rank 0 calls callbacks. ``on_train_start`` info includes ``progress``, the share of the
 budget already spent (non-zero on resume). ``on_log`` metrics: ``loss`` (mean train loss since
 the last log), ``lr``, ``grad_norm``, ``tokens_per_s``, ``mfu``, ``tokens_seen``, ``elapsed_s``,
-``progress``, ``eta_s``. ``on_eval`` metrics: ``loss``, ``perplexity``, ``bits_per_token`` and,
+``progress``, ``eta_s`` and, when the batch source reports its size, ``epoch`` (passes over the
+training data). ``on_eval`` metrics: ``loss``, ``perplexity``, ``bits_per_token`` and,
 when the validation meta has them, ``bits_per_byte`` and ``bits_per_char``; ``final`` is 1.0 for
 the full pass over every validation token, 0.0 for the periodic pass over ``eval_batches``
 sampled batches. ``on_train_end`` gets the result, with the run's mean ``tokens_per_s``/``mfu``.
@@ -138,12 +139,14 @@ def describe_budget(train_config: dict[str, Any]) -> str:
         parts.append(f"{_si(train_config['max_tokens'])} tokens")
     if train_config.get("max_minutes"):
         parts.append(f"{train_config['max_minutes']:g} min")
+    if train_config.get("max_epochs"):
+        parts.append(f"{train_config['max_epochs']:g} epochs")
     return " or ".join(parts)
 
 
 class ProgressBarCallback(TrainCallback):
     """A tqdm bar over the share of the budget spent, 0-100 %: it follows whichever budget
-    (steps, tokens or minutes) will stop the run, so its ETA is the run's. Step, loss,
+    (steps, tokens, minutes or epochs) will stop the run, so its ETA is the run's. Step, loss,
     throughput and MFU follow the bar; at the end it fills to 100 % and closes."""
 
     BAR_FORMAT = "{desc} {percentage:3.0f}%|{bar}| {elapsed}<{remaining}{postfix}"

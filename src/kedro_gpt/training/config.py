@@ -13,10 +13,12 @@ class TrainConfig(StrictModel):
     """Optimisation, schedule, stopping, evaluation, checkpointing and launch settings.
 
     One optimizer step consumes ``batch_size × grad_accum_steps × world_size`` windows of
-    ``block_size`` tokens. Training stops at whichever of ``max_steps``, ``max_tokens`` and
-    ``max_minutes`` comes first (at least one is required); the learning-rate schedule runs on
-    ``progress = max(step / max_steps, tokens / max_tokens, elapsed / max_minutes)``, so its decay
-    completes exactly when the first budget is spent, a wall-clock budget included.
+    ``block_size`` tokens. Training stops at whichever of ``max_steps``, ``max_tokens``,
+    ``max_minutes`` and ``max_epochs`` comes first (at least one is required); the learning-rate
+    schedule runs on ``progress = max(step / max_steps, tokens / max_tokens, elapsed /
+    max_minutes, epochs / max_epochs)``, so its decay completes exactly when the first budget is
+    spent, a wall-clock budget included. With ``early_stopping_patience`` the periodic validation
+    can stop the run earlier.
 
     These defaults are the project's defaults: ``conf/base/parameters_pretraining.yml`` repeats
     the ones a user edits with the same values, and sets the budget (which has no default here).
@@ -46,9 +48,29 @@ class TrainConfig(StrictModel):
     max_steps: int | None = Field(None, ge=1)
     max_tokens: int | None = Field(None, ge=1)
     max_minutes: float | None = Field(None, gt=0)
+    max_epochs: float | None = Field(
+        None,
+        gt=0,
+        description="passes over the training data: tokens seen ÷ the batch source's "
+        "tokens_per_epoch (fractions allowed, e.g. 0.5)",
+    )
+    early_stopping_patience: int | None = Field(
+        None,
+        ge=1,
+        description="stop after this many periodic validations in a row without an improvement "
+        "of at least early_stopping_min_delta (None: never stop early); best/ keeps the best",
+    )
+    early_stopping_min_delta: float = Field(
+        0.0, ge=0, description="the validation-loss drop that counts as an improvement"
+    )
     # evaluation, logging, checkpoints (in optimizer steps)
     eval_interval: int = Field(200, ge=1)
     eval_batches: int = Field(20, ge=1, description="batches of the periodic validation subset")
+    eval_at_start: bool = Field(
+        False,
+        description="also validate before the first step (the starting weights' loss, e.g. of "
+        "init_from; it may become best/ and counts for early stopping)",
+    )
     final_eval: bool = Field(
         False,
         description="score every validation token once at the end (the pretrain pipeline's "
@@ -75,9 +97,11 @@ class TrainConfig(StrictModel):
 
     @model_validator(mode="after")
     def _check(self) -> TrainConfig:
-        if self.max_steps is None and self.max_tokens is None and self.max_minutes is None:
+        budgets = (self.max_steps, self.max_tokens, self.max_minutes, self.max_epochs)
+        if all(b is None for b in budgets):
             raise ValueError(
-                "set at least one of max_steps, max_tokens, max_minutes (training needs a budget)"
+                "set at least one of max_steps, max_tokens, max_minutes, max_epochs "
+                "(training needs a budget)"
             )
         if self.nnodes > 1 and not self.rdzv_endpoint:
             raise ValueError("rdzv_endpoint (host:port) is required when nnodes > 1")

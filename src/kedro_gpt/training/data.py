@@ -2,7 +2,9 @@
 
 A :class:`BatchSource` yields ``(x, y)`` int64 tensors of shape ``[B, T]`` on the CPU, where
 ``y`` holds the next-token targets and ``-100`` marks positions left out of the loss (the loss
-mask fine-tuning uses). Pretraining uses :class:`RandomWindows`: random windows of memmapped
+mask fine-tuning uses). A source may also report its size as ``tokens_per_epoch``: the tokens the
+loop counts (``x.numel()`` summed over micro-batches) in one pass over its data; the loop then logs
+``epoch`` and honours ``max_epochs``. Pretraining uses :class:`RandomWindows`: random windows of memmapped
 token shards, gathered with one numpy fancy index per shard (no Python work per token).
 
 Sampling is counter-based: global micro-batch ``g`` is drawn from a numpy generator seeded with
@@ -39,6 +41,16 @@ class BatchSource(Protocol):
         ...
 
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+def tokens_per_epoch(batches: Any) -> int | None:
+    """The ``tokens_per_epoch`` a batch source reports (None when it reports none)."""
+    size = getattr(batches, "tokens_per_epoch", None)
+    if size is None:
+        return None
+    if not size or size <= 0:
+        raise ValueError(f"{type(batches).__name__}.tokens_per_epoch must be positive, got {size}")
+    return int(size)
 
 
 def _usable(shards: Sequence[np.ndarray], window: int, name: str) -> list[np.ndarray]:
@@ -94,6 +106,11 @@ class RandomWindows:
     def num_windows(self) -> int:
         """How many distinct windows (start positions) the shards offer."""
         return int(self._ends[-1])
+
+    @property
+    def tokens_per_epoch(self) -> int:
+        """One epoch: as many input tokens as the (usable) shards hold."""
+        return sum(len(s) for s in self._shards)
 
     def global_index(self, draw: int) -> int:
         """The global micro-batch number of this rank's ``draw``-th micro-batch."""

@@ -67,7 +67,8 @@ def train(
     continues from ``out_dir/last`` when it exists (and starts fresh otherwise); without it the
     run starts fresh and first deletes the checkpoints of an earlier run there (with a warning).
     Under torchrun pass the :class:`DistContext` and a batch source built for this rank.
-    ``config.num_threads`` sets torch's (process-wide) CPU thread count.
+    ``config.num_threads`` sets torch's (process-wide) CPU thread count. ``max_epochs`` needs a
+    batch source with ``tokens_per_epoch``; ``early_stopping_patience`` needs an evaluator.
     """
     dist = dist or DistContext()
     out_dir = Path(out_dir)
@@ -111,8 +112,10 @@ def train(
 class _Budget:
     """Wall-clock time and the share of the budget spent (the LR schedule's ``progress``)."""
 
-    def __init__(self, config: TrainConfig, dist: DistContext, pos: Position) -> None:
-        self.config, self.dist = config, dist
+    def __init__(
+        self, config: TrainConfig, dist: DistContext, pos: Position, epoch_tokens: int | None
+    ) -> None:
+        self.config, self.dist, self.epoch_tokens = config, dist, epoch_tokens
         self.clock0 = time.perf_counter() - pos.elapsed_s
         self.start_elapsed = pos.elapsed_s
         self.start_progress = self.progress(pos, pos.elapsed_s)
@@ -125,8 +128,16 @@ class _Budget:
 
     def progress(self, pos: Position, seconds: float) -> float:
         c = self.config
+        epochs = pos.tokens / self.epoch_tokens if self.epoch_tokens else 0.0
         return budget_progress(
-            pos.step, pos.tokens, seconds, c.max_steps, c.max_tokens, c.max_minutes
+            pos.step,
+            pos.tokens,
+            seconds,
+            c.max_steps,
+            c.max_tokens,
+            c.max_minutes,
+            epochs=epochs,
+            max_epochs=c.max_epochs,
         )
 
     def eta_s(self, done: float, seconds: float) -> float:
@@ -178,7 +189,7 @@ class _Loop:
         self.peak = peak
         self.meter = ThroughputMeter(self.flops_per_token, peak * dist.world_size)
         self.guard = DivergenceGuard(device)
-        self.budget = _Budget(config, dist, run.pos)
+        self.budget = _Budget(config, dist, run.pos, run.tokens_per_epoch)
         self.window = _LossWindow(device)
         self.grad_norm = torch.zeros((), device=device)
         self.lr_factor = 0.0
@@ -198,6 +209,7 @@ class _Loop:
             "dtype": run.precision.name,
             "matmul_peak_flops": self.peak,
             "resumed_step": run.pos.step,
+            "tokens_per_epoch": run.tokens_per_epoch,
             "progress": self.budget.start_progress,
             "model_config": run.model_config,
             "train_config": config.model_dump(mode="json"),
@@ -253,6 +265,8 @@ class _Loop:
             "progress": min(done, 1.0),
             "eta_s": self.budget.eta_s(done, seconds),
         }
+        if run.tokens_per_epoch:
+            metrics["epoch"] = run.epochs
         run.history.append(metrics)
         if dist.is_main:
             run.callbacks.on_log(run.pos.step, metrics)
@@ -290,11 +304,16 @@ def _train_loop(run: RunState, peak: float) -> TrainResult:
         run.callbacks.on_train_start(loop.start_info())
     stopped_by = "max_steps"
     try:
+        if run.config.eval_at_start and run.evaluator is not None and run.pos.step == 0:
+            loop.paused(run.periodic_eval)
         while True:
             seconds = loop.budget.elapsed()
             done = loop.budget.progress(run.pos, seconds)
             if done >= 1.0:
-                stopped_by = _stopped_by(run.pos, seconds, run.config)
+                stopped_by = _stopped_by(run.pos, seconds, run.config, run.epochs)
+                break
+            if run.early_stopped:
+                stopped_by = "early_stopping"
                 break
             loop.step(done)
             loop.after_step()
@@ -324,10 +343,11 @@ def _train_loop(run: RunState, peak: float) -> TrainResult:
     return result
 
 
-def _stopped_by(pos: Position, elapsed_s: float, config: TrainConfig) -> str:
+def _stopped_by(pos: Position, elapsed_s: float, config: TrainConfig, epochs: float) -> str:
     shares = {
         "max_steps": pos.step / config.max_steps if config.max_steps else 0.0,
         "max_tokens": pos.tokens / config.max_tokens if config.max_tokens else 0.0,
         "max_minutes": elapsed_s / (60 * config.max_minutes) if config.max_minutes else 0.0,
+        "max_epochs": epochs / config.max_epochs if config.max_epochs else 0.0,
     }
     return max(shares, key=lambda k: shares[k])

@@ -1,8 +1,8 @@
 """The learning-rate schedule: linear warmup, then cosine or warmup-stable-decay (WSD).
 
 Warmup counts optimizer steps. After it the schedule runs on *progress*, the share of the budget
-spent: ``progress = max(step / max_steps, tokens / max_tokens, elapsed / max_minutes)`` (each term
-only when that budget is set). The decay maps the progress left after warmup onto ``[0, 1]``:
+spent: ``progress = max(step / max_steps, tokens / max_tokens, elapsed / max_minutes,
+epochs / max_epochs)`` (each term only when that budget is set). The decay maps the progress left after warmup onto ``[0, 1]``:
 ``q = (progress - p_w) / (1 - p_w)`` where ``p_w`` is the progress when warmup ended (recorded at
 that step and checkpointed). So the decay reaches ``min_lr`` exactly when the first budget runs
 out, a wall-clock budget included; with only ``max_steps`` this is nanoGPT's schedule
@@ -25,8 +25,11 @@ def budget_progress(
     max_steps: int | None,
     max_tokens: int | None,
     max_minutes: float | None,
+    epochs: float = 0.0,
+    max_epochs: float | None = None,
 ) -> float:
-    """The share of the training budget spent (the largest of the set budgets' shares)."""
+    """The share of the training budget spent (the largest of the set budgets' shares);
+    ``epochs`` is the number of passes over the training data so far."""
     shares = [0.0]
     if max_steps:
         shares.append(step / max_steps)
@@ -34,6 +37,8 @@ def budget_progress(
         shares.append(tokens / max_tokens)
     if max_minutes:
         shares.append(elapsed_s / (60.0 * max_minutes))
+    if max_epochs:
+        shares.append(epochs / max_epochs)
     return max(shares)
 
 

@@ -23,7 +23,7 @@ from kedro_gpt.training.checkpoint import (
     save_checkpoint,
 )
 from kedro_gpt.training.config import TrainConfig
-from kedro_gpt.training.data import BatchSource
+from kedro_gpt.training.data import BatchSource, tokens_per_epoch
 from kedro_gpt.training.device import Precision
 from kedro_gpt.training.distributed import DistContext
 from kedro_gpt.training.evaluate import Evaluator
@@ -41,6 +41,9 @@ class Position:
     tokens: int = 0
     elapsed_s: float = 0.0
     best_val_loss: float | None = None
+    # early stopping: the loss of the last improvement by at least min_delta, evaluations since
+    early_stopping_ref: float | None = None
+    evals_without_improvement: int = 0
 
 
 def model_config_of(model: nn.Module, given: dict[str, Any] | None) -> dict[str, Any]:
@@ -74,6 +77,7 @@ class RunState:
         self.model_config = model_config
         self.dist = dist
         self.precision = precision
+        self.tokens_per_epoch = _checked_epoch_size(batches, config, evaluator)
         self.optimizers: Optimizers = build_optimizers(model, config, precision.device)
         self.schedule = LRSchedule(
             config.warmup_steps, config.schedule, config.min_lr_ratio, config.decay_fraction
@@ -94,6 +98,8 @@ class RunState:
             "tokens": self.pos.tokens,
             "elapsed_s": self.pos.elapsed_s,
             "best_val_loss": self.pos.best_val_loss,
+            "early_stopping_ref": self.pos.early_stopping_ref,
+            "evals_without_improvement": self.pos.evals_without_improvement,
             "optimizer": self.optimizers.state_dict(),
             "schedule": self.schedule.state_dict(),
             "data": self.batches.state_dict(),
@@ -115,6 +121,7 @@ class RunState:
                 "tokens": self.pos.tokens,
                 "elapsed_s": self.pos.elapsed_s,
                 "best_val_loss": self.pos.best_val_loss,
+                **({"epoch": self.epochs} if self.tokens_per_epoch else {}),
                 **(extra or {}),
             }
             save_checkpoint(folder, self.raw, meta, state)
@@ -157,11 +164,18 @@ class RunState:
             tokens=int(state["tokens"]),
             elapsed_s=float(state["elapsed_s"]),
             best_val_loss=state["best_val_loss"],
+            early_stopping_ref=state.get("early_stopping_ref"),
+            evals_without_improvement=int(state.get("evals_without_improvement", 0)),
         )
         self.last_path = folder
         self.last_saved_step = self.pos.step
         best = find_checkpoint(self.out_dir, BEST)
         self.best_path = best
+
+    @property
+    def epochs(self) -> float:
+        """Passes over the training data so far (0.0 when the source reports no size)."""
+        return self.pos.tokens / self.tokens_per_epoch if self.tokens_per_epoch else 0.0
 
     # -- evaluation -------------------------------------------------------------------------
 
@@ -179,6 +193,38 @@ class RunState:
     def periodic_eval(self) -> None:
         metrics = self.evaluate(full=False)
         best = self.pos.best_val_loss
-        if math.isfinite(metrics["loss"]) and (best is None or metrics["loss"] < best):
-            self.pos.best_val_loss = metrics["loss"]
-            self.save(BEST, {"val_loss": metrics["loss"]})
+        loss = metrics["loss"]
+        self.track_improvement(loss)
+        if math.isfinite(loss) and (best is None or loss < best):
+            self.pos.best_val_loss = loss
+            self.save(BEST, {"val_loss": loss})
+
+    def track_improvement(self, loss: float) -> None:
+        """Early stopping's count of validations without a drop of at least ``min_delta``."""
+        pos, delta = self.pos, self.config.early_stopping_min_delta
+        ref = pos.early_stopping_ref
+        if math.isfinite(loss) and (ref is None or loss < ref - delta):
+            pos.early_stopping_ref, pos.evals_without_improvement = loss, 0
+        else:
+            pos.evals_without_improvement += 1
+
+    @property
+    def early_stopped(self) -> bool:
+        """Whether ``early_stopping_patience`` validations in a row brought no improvement."""
+        patience = self.config.early_stopping_patience
+        return patience is not None and self.pos.evals_without_improvement >= patience
+
+
+def _checked_epoch_size(
+    batches: BatchSource, config: TrainConfig, evaluator: Evaluator | None
+) -> int | None:
+    """The batch source's ``tokens_per_epoch``, after checking the budgets that need one."""
+    size = tokens_per_epoch(batches)
+    if config.max_epochs is not None and size is None:
+        raise ValueError(
+            f"max_epochs needs a batch source that reports tokens_per_epoch; "
+            f"{type(batches).__name__} does not (set max_steps, max_tokens or max_minutes)"
+        )
+    if config.early_stopping_patience is not None and evaluator is None:
+        raise ValueError("early_stopping_patience needs validation data (an evaluator)")
+    return size
