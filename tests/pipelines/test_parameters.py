@@ -3,17 +3,19 @@ default (one value per parameter: the YAML shows what a user edits, the model ho
 
 from __future__ import annotations
 
+import functools
 import importlib
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+from kedro.config import OmegaConfigLoader
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
 from kedro_gpt.config import ConfigError
 from kedro_gpt.pipelines.parameters import PARAMETER_MODELS, check_parameters, parameter_keys
+from kedro_gpt.settings import CONFIG_LOADER_ARGS
 
 CONF = Path(__file__).resolve().parents[2] / "conf" / "base"
 
@@ -24,7 +26,14 @@ def _model(key: str) -> type[BaseModel]:
 
 
 def _base(key: str) -> dict[str, Any]:
-    return yaml.safe_load((CONF / f"parameters_{key}.yml").read_text())[key]
+    """What conf/base sets under ``key`` (globals resolved), not what the code fills in."""
+    return _base_parameters()[key]
+
+
+@functools.cache
+def _base_parameters() -> dict[str, Any]:
+    loader = OmegaConfigLoader(str(CONF.parent), env="base", **CONFIG_LOADER_ARGS)
+    return dict(loader["parameters"])
 
 
 def _differences(
@@ -66,6 +75,13 @@ def test_a_typo_is_an_error_naming_the_key_and_field():
         check_parameters(["tokenization"], lambda k: {"sentencepiece": {"vocab_sise": 500}})
 
 
-def test_parameter_keys_are_the_top_level_keys_a_pipeline_reads():
-    names = {"params:cleaning", "params:finetuning.task", "documents", "params:comparison"}
-    assert parameter_keys(names) == ["cleaning", "comparison", "finetuning"]
+def test_parameter_keys_are_the_stage_keys_a_pipeline_reads():
+    names = {"params:cleaning", "params:finetuning.task", "documents", "params:adapt.cleaning"}
+    assert parameter_keys(names) == ["adapt.cleaning", "cleaning", "finetuning"]
+
+
+def test_namespaced_parameters_are_checked_with_their_stage_model():
+    adapt = _base_parameters()["adapt"]
+    check_parameters(["adapt.ingestion", "adapt.pretraining"], lambda k: adapt[k.split(".")[1]])
+    with pytest.raises(ConfigError, match=r"parameters 'adapt.cleaning' -> filterz"):
+        check_parameters(["adapt.cleaning"], lambda k: {"filterz": {}})
