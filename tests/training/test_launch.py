@@ -145,3 +145,27 @@ def test_two_ddp_processes_match_one_process_with_accumulation(splits, tmp_path,
     assert rec.logs == list(range(1, 11)) and rec.ended  # replayed from rank 0's result
     state = load_trainer_state(tmp_path / "ddp" / "last")
     assert len(state["rng"]["ranks"]) == 2  # each rank's dropout RNG, for an exact resume
+
+
+def test_init_from_starts_from_the_given_weights(splits, tmp_path):
+    """Continued pretraining: step 0 scores the saved model, not a fresh init."""
+    base = launch(make_spec(splits, tmp_path / "base", max_steps=30, final_eval=False))
+    base_loss = base.evals[-1]["loss"]  # its periodic validation at step 30
+    settings = dict(max_steps=1, eval_at_start=True, final_eval=False)
+    fresh = launch(make_spec(splits, tmp_path / "fresh", **settings))
+    spec = make_spec(splits, tmp_path / "cont", **settings)
+    cont = launch(spec.model_copy(update={"init_from": base.last_path}))
+    assert cont.evals[0]["step"] == 0 and cont.evals[0]["loss"] == base_loss
+    assert fresh.evals[0]["loss"] > base_loss + 0.3
+    # a resume wins over init_from (which is then not even read)
+    again = spec.model_copy(update={"init_from": str(tmp_path / "gone"), "resume": True})
+    assert launch(again.model_copy(update={"train": tiny_config(max_steps=2)})).step == 2
+
+
+def test_init_from_a_model_of_another_shape_names_the_folder_and_key(splits, tmp_path):
+    base = launch(make_spec(splits, tmp_path / "base", max_steps=1, final_eval=False))
+    wider = make_spec(splits, tmp_path / "wide", model={"n_embd": 64}, max_steps=1)
+    with pytest.raises(ValueError, match=r"init_from folder .*base.last.* n_embd \(32 there, 64"):
+        launch(wider.model_copy(update={"init_from": base.last_path}))
+    with pytest.raises(FileNotFoundError, match="init_from folder .*gone has no model.safetensors"):
+        launch(wider.model_copy(update={"init_from": str(tmp_path / "gone")}))

@@ -4,6 +4,9 @@ Batches follow the training loop's ``(x, y)`` shape: ``x`` ``[B, T]`` token ids 
 ``pad_id``, ``y`` ``[B, T]`` all ``-100`` except one position per row that holds the label index.
 Pooling is the hidden state of the last non-pad token (``last``; causal attention means it has
 seen the whole text) or the mean over non-pad tokens (``mean``).
+
+Discriminative fine-tuning (ULMFiT): with ``layer_lr_decay`` below 1, :meth:`param_groups` gives
+the head the full learning rate and each layer below a ``layer_lr_decay`` times smaller one.
 """
 
 from __future__ import annotations
@@ -20,12 +23,24 @@ Pooling = Literal["last", "mean"]
 
 
 class GPTClassifier(nn.Module):
-    """``backbone`` (a :class:`GPT`) + ``head`` (``n_embd → num_labels``)."""
+    """``backbone`` (a :class:`GPT`) + ``head`` (``n_embd → num_labels``).
 
-    def __init__(self, backbone: GPT, num_labels: int, pad_id: int, pooling: Pooling = "last"):
+    ``layer_lr_decay`` (an attribute the caller may set before training) is what
+    :meth:`param_groups` uses when not given one; ULMFiT's value is ``1 / 2.6``.
+    """
+
+    def __init__(
+        self,
+        backbone: GPT,
+        num_labels: int,
+        pad_id: int,
+        pooling: Pooling = "last",
+        layer_lr_decay: float = 1.0,
+    ):
         super().__init__()
         if num_labels < 2:
             raise ValueError(f"a classifier needs at least two labels, got {num_labels}")
+        self.layer_lr_decay = layer_lr_decay
         self.backbone = backbone
         self.config = backbone.config
         self.head = nn.Linear(backbone.config.n_embd, num_labels)
@@ -52,6 +67,44 @@ class GPTClassifier(nn.Module):
             return logits, None
         labels = torch.where(targets != IGNORE_INDEX, targets, -1).amax(dim=1)
         return logits, F.cross_entropy(logits, labels, ignore_index=-1)
+
+    def param_groups(self, weight_decay: float, layer_lr_decay: float | None = None) -> list[dict]:
+        """Optimizer groups, 2-D weights with ``weight_decay`` and the rest without, each with
+        an ``lr_scale``: the head 1, the top block (with the final norm) ``layer_lr_decay``, the
+        next ``layer_lr_decay**2``, …, the embeddings ``layer_lr_decay**(n_layer + 1)``.
+
+        With a decay of 1 these are the two groups of every other model (one learning rate).
+        """
+        decay = self.layer_lr_decay if layer_lr_decay is None else layer_lr_decay
+        if not decay > 0:
+            raise ValueError(f"layer_lr_decay must be positive, got {decay!r}")
+        if decay == 1.0:
+            params = list(self.parameters())
+            levels = [(1.0, params)]
+        else:
+            levels = [(decay**depth, params) for depth, params in enumerate(self._levels())]
+        groups = []
+        for scale, params in levels:
+            for wd, keep in ((weight_decay, True), (0.0, False)):
+                chosen = [p for p in params if (p.dim() >= 2) == keep]
+                if chosen:
+                    group = {"params": chosen, "weight_decay": wd}
+                    groups.append(group if decay == 1.0 else {**group, "lr_scale": scale})
+        return groups
+
+    def _levels(self) -> list[list[nn.Parameter]]:
+        """The parameters from the top down: head, top block + final norm, …, embeddings."""
+        t = self.backbone.transformer
+        blocks = [list(block.parameters()) for block in reversed(t.h)]
+        blocks[0] = [*t.ln_f.parameters(), *blocks[0]]
+        levels = [list(self.head.parameters()), *blocks]
+        seen = {id(p) for level in levels for p in level}
+        rest = [p for p in self.backbone.parameters() if id(p) not in seen]
+        return [*levels, rest]  # embeddings (token, position, value) and an untied lm_head
+
+    def hidden_matrix_params(self) -> list[nn.Parameter]:
+        """The backbone blocks' 2-D weights (Muon's share with ``optimizer: muon``)."""
+        return self.backbone.hidden_matrix_params()
 
     @torch.no_grad()
     def predict(self, idx: Tensor) -> Tensor:

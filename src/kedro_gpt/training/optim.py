@@ -61,33 +61,50 @@ def _decay_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]
     ]
 
 
+def _muon(model: nn.Module, groups: list[dict[str, Any]], config: TrainConfig) -> torch.optim.Muon:
+    """Muon over ``model.hidden_matrix_params()``, one group per ``lr_scale`` of ``groups``."""
+    if not hasattr(model, "hidden_matrix_params"):
+        raise ValueError("optimizer 'muon' needs a model with hidden_matrix_params()")
+    hidden = [p for p in model.hidden_matrix_params() if p.requires_grad]
+    if any(p.dim() != 2 for p in hidden):
+        raise ValueError("hidden_matrix_params() must return 2-D tensors only (Muon)")
+    scale_of = {id(p): float(g.get("lr_scale", 1.0)) for g in groups for p in g["params"]}
+    by_scale: dict[float, list[nn.Parameter]] = {}
+    for p in hidden:
+        by_scale.setdefault(scale_of.get(id(p), 1.0), []).append(p)
+    muon_groups = [
+        {"params": params, "lr": config.muon_lr * scale, "lr_scale": scale}
+        for scale, params in by_scale.items()
+    ]
+    return torch.optim.Muon(muon_groups, lr=config.muon_lr, weight_decay=config.weight_decay)
+
+
 def build_optimizers(model: nn.Module, config: TrainConfig, device: torch.device) -> Optimizers:
     """AdamW over ``model.param_groups(weight_decay)``; with ``optimizer: muon`` the tensors of
     ``model.hidden_matrix_params()`` go to ``torch.optim.Muon`` instead.
 
-    AdamW is ``fused`` (one kernel for all tensors; on CPU 4-6x faster than ``foreach`` here,
-    see docs/benchmarks.md). Frozen parameters are left out.
+    A group's optional ``lr_scale`` scales its peak learning rate (``learning_rate × lr_scale``,
+    for Muon ``muon_lr × lr_scale``): discriminative fine-tuning. AdamW is ``fused`` (one kernel
+    for all tensors; on CPU 4-6x faster than ``foreach`` here, see docs/benchmarks.md). Frozen
+    parameters are left out.
     """
     groups = _decay_groups(model, config.weight_decay)
     optimizers: list[torch.optim.Optimizer] = []
     if config.optimizer == "muon":
-        if not hasattr(model, "hidden_matrix_params"):
-            raise ValueError("optimizer 'muon' needs a model with hidden_matrix_params()")
-        hidden = [p for p in model.hidden_matrix_params() if p.requires_grad]
-        if any(p.dim() != 2 for p in hidden):
-            raise ValueError("hidden_matrix_params() must return 2-D tensors only (Muon)")
-        muon_ids = {id(p) for p in hidden}
+        muon = _muon(model, groups, config)
+        muon_ids = {id(p) for g in muon.param_groups for p in g["params"]}
         groups = [
             {**g, "params": [p for p in g["params"] if id(p) not in muon_ids]} for g in groups
         ]
-        optimizers.append(
-            torch.optim.Muon(hidden, lr=config.muon_lr, weight_decay=config.weight_decay)
-        )
+        optimizers.append(muon)
     groups = [
         {**g, "params": [p for p in g["params"] if p.requires_grad]}
         for g in groups
         if any(p.requires_grad for p in g["params"])
     ]
+    for g in groups:
+        if "lr_scale" in g:
+            g["lr"] = config.learning_rate * float(g["lr_scale"])
     if groups:
         optimizers.append(
             torch.optim.AdamW(

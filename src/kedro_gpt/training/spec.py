@@ -1,7 +1,7 @@
 """The training spec: everything a worker process needs to rebuild a run, as JSON.
 
 ``{"model": {GPTConfig dict}, "train": {TrainConfig}, "train_data": {"paths", "dtype", "meta"},
-"val_data": {…} | null, "out_dir": "…", "resume": false}``. Token data travels as paths of flat
+"val_data": {…} | null, "out_dir": "…", "resume": false, "init_from": "…" | null}``. Token data travels as paths of flat
 shard files that every worker memory-maps.
 """
 
@@ -90,6 +90,11 @@ class TrainSpec(StrictModel):
     val_data: ShardsSpec | None = None
     out_dir: str
     resume: bool = False
+    init_from: str | None = Field(
+        None,
+        description="a model or checkpoint folder (model.safetensors + config.json) whose weights "
+        "start the run instead of a fresh init (continued pretraining); a resume wins over it",
+    )
 
     @classmethod
     def build(
@@ -100,6 +105,7 @@ class TrainSpec(StrictModel):
         out_dir: str | os.PathLike[str],
         val_data: TokenShards | None = None,
         resume: bool = False,
+        init_from: str | os.PathLike[str] | None = None,
     ) -> TrainSpec:
         """A spec from live objects; in-memory shards are written under ``out_dir/.spec_data``."""
         spill = Path(out_dir) / ".spec_data"
@@ -112,6 +118,7 @@ class TrainSpec(StrictModel):
             else ShardsSpec.from_token_shards(val_data, spill, "validation"),
             out_dir=str(Path(out_dir).resolve()),
             resume=resume,
+            init_from=None if init_from is None else str(Path(init_from).resolve()),
         )
 
     def write(self, path: str | os.PathLike[str]) -> Path:

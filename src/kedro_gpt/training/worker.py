@@ -1,7 +1,8 @@
 """One training process: rebuild the run from a spec and call ``train``.
 
 ``python -m kedro_gpt.training.worker spec.json`` is what torchrun starts on every rank; with one
-process :func:`run_spec` is called in-process instead. Rank 0 writes ``train_result.json`` (or
+process :func:`run_spec` is called in-process instead. A spec's ``init_from`` folder gives the
+starting weights unless the run resumes from its own checkpoint. Rank 0 writes ``train_result.json`` (or
 ``train_error.json`` when training fails) into the output folder for the launcher to read.
 """
 
@@ -21,6 +22,14 @@ import torch
 from torch import nn
 
 from kedro_gpt.training.callbacks import TrainCallback
+from kedro_gpt.training.checkpoint import (
+    CONFIG_FILE,
+    LAST,
+    WEIGHTS_FILE,
+    find_checkpoint,
+    load_weights,
+    read_config,
+)
 from kedro_gpt.training.data import RandomWindows
 from kedro_gpt.training.distributed import DistContext, destroy_distributed, init_distributed
 from kedro_gpt.training.evaluate import ShardEvaluator
@@ -28,7 +37,10 @@ from kedro_gpt.training.loop import train
 from kedro_gpt.training.result import ERROR_FILE, RESULT_FILE, TrainingDiverged, TrainResult
 from kedro_gpt.training.spec import TrainSpec
 
-__all__ = ["ERROR_FILE", "RESULT_FILE", "build_model", "main", "run_spec"]
+__all__ = ["ERROR_FILE", "RESULT_FILE", "build_model", "load_init_weights", "main", "run_spec"]
+
+# settings that do not change what the weights compute when loaded into another model
+_WEIGHT_FREE_KEYS = {"dropout"}
 
 
 def build_model(model_config: dict[str, Any]) -> nn.Module:
@@ -37,6 +49,33 @@ def build_model(model_config: dict[str, Any]) -> nn.Module:
     from kedro_gpt.model.gpt import GPT
 
     return GPT(GPTConfig.from_dict(model_config))
+
+
+def load_init_weights(model: nn.Module, folder: str | os.PathLike[str]) -> None:
+    """Load the weights of a model folder or checkpoint (``model.safetensors`` + ``config.json``
+    with a ``model`` config) into ``model``, a freshly built ``GPT`` of the same shape.
+
+    Every model setting but ``dropout`` must match; an error names the folder and the keys.
+    """
+    from kedro_gpt.model.config import GPTConfig
+
+    folder = Path(folder)
+    for name in (WEIGHTS_FILE, CONFIG_FILE):
+        if not (folder / name).is_file():
+            raise FileNotFoundError(f"init_from folder {folder} has no {name}")
+    saved = read_config(folder).get("model")
+    if not isinstance(saved, dict):
+        raise ValueError(f"init_from folder {folder}: {CONFIG_FILE} has no 'model' config")
+    try:
+        theirs = GPTConfig.from_dict(saved).to_dict()
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"init_from folder {folder}: {err}") from None
+    ours = model.config.to_dict()
+    diff = [k for k in sorted(ours) if k not in _WEIGHT_FREE_KEYS and theirs[k] != ours[k]]
+    if diff:
+        detail = ", ".join(f"{k} ({theirs[k]!r} there, {ours[k]!r} here)" for k in diff)
+        raise ValueError(f"init_from folder {folder} holds another model shape: {detail}")
+    load_weights(model, folder)
 
 
 def run_spec(
@@ -51,6 +90,9 @@ def run_spec(
         torch.set_num_threads(cfg.num_threads)
     torch.manual_seed(cfg.seed)  # the same initial weights on every rank and every world size
     model = build_model(spec.model)
+    resuming = spec.resume and find_checkpoint(spec.out_dir, LAST) is not None
+    if spec.init_from and not resuming:
+        load_init_weights(model, spec.init_from)
     block_size = int(spec.model["block_size"])
     train_shards = spec.train_data.load()
     on_cuda = cfg.device == "cuda" or (cfg.device == "auto" and torch.cuda.is_available())
