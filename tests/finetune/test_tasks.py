@@ -158,3 +158,43 @@ def test_long_prompts_keep_the_start_of_the_answer():
     assert len(x) == 8 and x[0] == 116  # half a block before the first answer token (120)
     assert y.tolist() == [IGNORE_INDEX] * 3 + [120, 121, 122, 123, 124]
     assert lm_row([1, 2, 3], [False, False, False], 8) is None
+
+
+def test_transfer_phases_warm_the_head_then_unfreeze_from_the_top(bundle, tmp_path):
+    from kedro_gpt.finetune.classification import phases
+    from kedro_gpt.finetune.config import ClassificationParams
+
+    plan = phases(ClassificationParams(head_warmup_steps=3, gradual_unfreezing=True), n_layer=2)
+    assert [(p.name, p.levels, p.steps) for p in plan] == [
+        ("head", 1, 3),
+        ("top1", 2, None),
+        ("top2", 3, None),
+        ("top3", 4, None),
+    ]
+    assert sum(p.share for p in plan[1:]) == pytest.approx(1.0)
+    assert [p.name for p in phases(ClassificationParams(), 2)] == ["all"]
+
+    examples = [(f"a wonderful moving film {i}", "positive") for i in range(16)] + [
+        (f"dull tedious mess {i}", "negative") for i in range(16)
+    ]
+    embeddings = bundle.model.transformer.wte.weight.detach().clone()
+    config = tiny_config(
+        tmp_path,
+        task="classification",
+        training={"max_steps": 6},
+        classification={
+            "head_warmup_steps": 2,
+            "gradual_unfreezing": True,
+            "layer_lr_decay": 0.5,
+            "scratch_baseline": False,
+        },
+    )
+    result = run_classification(bundle, examples, ["negative", "positive"], config)
+    phases_run = result.report["adaptation"]["phases"]
+    assert [p["name"] for p in phases_run] == ["head", "top1", "top2", "top3"]
+    assert [p["steps"] for p in phases_run] == [2, 2, 2, 2]  # 6 steps over 3 unfreezing phases
+    assert result.report["training"]["step"] == 8
+    assert result.report["adaptation"]["layer_lr_decay"] == 0.5
+    # only the last phase trains the embeddings; the starting bundle is never touched
+    assert torch.equal(bundle.model.transformer.wte.weight, embeddings)
+    assert not torch.equal(result.bundle.model.transformer.wte.weight, embeddings)

@@ -5,6 +5,7 @@ TF-IDF + LR, NB-weighted LR, the same model from scratch) are scored on the same
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,7 @@ from kedro_gpt.finetune.batches import (
     classification_row,
     fixed_batches,
 )
-from kedro_gpt.finetune.config import FinetuningConfig
+from kedro_gpt.finetune.config import ClassificationParams, FinetuneTrainConfig, FinetuningConfig
 from kedro_gpt.finetune.fit import TaskResult, eval_loss, finetuned_info, train_and_restore
 from kedro_gpt.model.bundle import ModelBundle
 from kedro_gpt.model.classifier import GPTClassifier
@@ -113,6 +114,49 @@ def classification_data(
     )
 
 
+@dataclass
+class Phase:
+    """One call of the training loop: which parameter levels train (from the top: head, top
+    block, ..., embeddings; None = all) and its share of the budget (or a step count)."""
+
+    name: str
+    levels: int | None
+    share: float = 1.0
+    steps: int | None = None
+
+
+def phases(params: ClassificationParams, n_layer: int) -> list[Phase]:
+    """Head warm-up, then gradual unfreezing (one more level per phase) or one full phase."""
+    plan = [Phase("head", 1, steps=params.head_warmup_steps)] if params.head_warmup_steps else []
+    if not params.gradual_unfreezing:
+        return [*plan, Phase("all", None)]
+    count = n_layer + 1  # head + top block, ..., + every block, then the embeddings too
+    return [*plan, *(Phase(f"top{k}", k + 1, share=1 / count) for k in range(1, count + 1))]
+
+
+def _phase_budget(training: FinetuneTrainConfig, phase: Phase) -> FinetuneTrainConfig:
+    if phase.steps is not None:
+        update = {"max_steps": phase.steps, "max_tokens": None, "max_minutes": None}
+        return training.model_copy(update={**update, "max_epochs": None})
+    scaled = {
+        "max_steps": max(1, round(training.max_steps * phase.share))
+        if training.max_steps
+        else None,
+        "max_tokens": max(1, round(training.max_tokens * phase.share))
+        if training.max_tokens
+        else None,
+        "max_minutes": training.max_minutes * phase.share if training.max_minutes else None,
+        "max_epochs": training.max_epochs * phase.share if training.max_epochs else None,
+    }
+    return training.model_copy(update=scaled)
+
+
+def _train_only(model: GPTClassifier, levels: int | None) -> None:
+    for i, level in enumerate(model.param_levels()):
+        for param in level:
+            param.requires_grad_(levels is None or i < levels)
+
+
 def fit_classifier(
     backbone: GPT,
     data: ClassificationData,
@@ -121,22 +165,61 @@ def fit_classifier(
     callbacks: Sequence[TrainCallback] = (),
     adapt: bool = True,
 ) -> tuple[GPTClassifier, TrainResult, dict[str, Any]]:
-    """Put a head on ``backbone`` (adapted as configured, or fully trained), train it with the one
-    loop on the training rows, keep the best held-out checkpoint."""
+    """Put a head on ``backbone`` and train it with the one loop, phase by phase (head warm-up,
+    gradual unfreezing; discriminative learning rates throughout), each phase keeping its best
+    held-out checkpoint. ``adapt=False``: the whole model at once, one learning rate (scratch)."""
+    params = config.classification
     info = prepare_backbone(backbone, config) if adapt else {"mode": "full"}
-    model = GPTClassifier(backbone, len(data.labels), data.pad_id, config.classification.pooling)
-    batch = config.training.batch_size
-    result = train_and_restore(
-        model,
-        PaddedBatches(data.train.rows, batch, data.pad_id, seed=config.seed),
-        RowsEvaluator(data.val.rows, batch, data.pad_id),
-        config,
-        out_dir,
-        callbacks,
-        {**backbone.config.to_dict(), "num_labels": len(data.labels)},
+    trainable = {id(p) for p in backbone.parameters() if p.requires_grad}  # LoRA / freeze
+    model = GPTClassifier(
+        backbone,
+        len(data.labels),
+        data.pad_id,
+        params.pooling,
+        layer_lr_decay=params.layer_lr_decay if adapt else 1.0,
     )
+    batch = config.training.batch_size
+    plan = phases(params, backbone.config.n_layer) if adapt else [Phase("all", None)]
+    results = []
+    for i, phase in enumerate(plan):
+        _train_only(model, phase.levels)
+        for param in backbone.parameters():
+            param.requires_grad_(param.requires_grad and id(param) in trainable)
+        phase_config = config.model_copy(update={"training": _phase_budget(config.training, phase)})
+        results.append(
+            train_and_restore(
+                model,
+                PaddedBatches(data.train.rows, batch, data.pad_id, seed=config.seed + i),
+                RowsEvaluator(data.val.rows, batch, data.pad_id),
+                phase_config,
+                out_dir / phase.name if len(plan) > 1 else out_dir,
+                callbacks,
+                {**backbone.config.to_dict(), "num_labels": len(data.labels)},
+            )
+        )
     finalize_backbone(model.backbone)
-    return model, result, info
+    for param in model.head.parameters():
+        param.requires_grad_(True)
+    if len(plan) > 1 or params.layer_lr_decay != 1.0:
+        info["phases"] = [
+            {"name": ph.name, "steps": r.step, "best_val_loss": r.best_val_loss}
+            for ph, r in zip(plan, results, strict=True)
+        ]
+        info["layer_lr_decay"] = model.layer_lr_decay
+    return model, _combined(results), info
+
+
+def _combined(results: list[TrainResult]) -> TrainResult:
+    """The phases as one run: their steps, tokens and time added up, the last phase's rest."""
+    last = results[-1]
+    if len(results) == 1:
+        return last
+    return dataclasses.replace(
+        last,
+        step=sum(r.step for r in results),
+        tokens=sum(r.tokens for r in results),
+        elapsed_s=sum(r.elapsed_s for r in results),
+    )
 
 
 def score_classifier(

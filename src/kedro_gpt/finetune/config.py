@@ -129,6 +129,22 @@ class ClassificationParams(StrictModel):
     )
     pooling: Literal["last", "mean"] = "last"
     scratch_baseline: bool = Field(True, description="train the same model from scratch too")
+    # transfer techniques (ULMFiT, Howard & Ruder 2018); off by default
+    head_warmup_steps: int = Field(
+        0, ge=0, description="first train the new head alone (backbone frozen) for this many steps"
+    )
+    layer_lr_decay: float = Field(
+        1.0,
+        gt=0,
+        le=1,
+        description="discriminative learning rates: each layer below the head gets this factor "
+        "more (ULMFiT: 1/2.6 = 0.385); 1 = one learning rate",
+    )
+    gradual_unfreezing: bool = Field(
+        False,
+        description="unfreeze from the top, one layer per phase (the budget split evenly over "
+        "the n_layer + 1 phases); off: every layer trains from the start",
+    )
 
 
 class Text2TextParams(StrictModel):

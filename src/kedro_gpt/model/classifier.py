@@ -82,7 +82,7 @@ class GPTClassifier(nn.Module):
             params = list(self.parameters())
             levels = [(1.0, params)]
         else:
-            levels = [(decay**depth, params) for depth, params in enumerate(self._levels())]
+            levels = [(decay**depth, params) for depth, params in enumerate(self.param_levels())]
         groups = []
         for scale, params in levels:
             for wd, keep in ((weight_decay, True), (0.0, False)):
@@ -92,7 +92,7 @@ class GPTClassifier(nn.Module):
                     groups.append(group if decay == 1.0 else {**group, "lr_scale": scale})
         return groups
 
-    def _levels(self) -> list[list[nn.Parameter]]:
+    def param_levels(self) -> list[list[nn.Parameter]]:
         """The parameters from the top down: head, top block + final norm, …, embeddings."""
         t = self.backbone.transformer
         blocks = [list(block.parameters()) for block in reversed(t.h)]
