@@ -12,6 +12,7 @@ import sentencepiece as spm
 from matplotlib.figure import Figure
 
 from kedro_gpt.config import ConfigError, parse_params
+from kedro_gpt.datasets.atomic import atomic_path
 from kedro_gpt.model.bundle import ModelBundle, load_gpt
 from kedro_gpt.model.config import GPTConfig
 from kedro_gpt.model.presets import model_config
@@ -76,7 +77,9 @@ def continue_pretraining(
     if config.model.overrides():
         logger.warning("pretraining.model is ignored: the architecture is the base model's")
     init = Path(config.checkpoint_dir) / "base_model"
-    base_model.save(init)
+    with atomic_path(init) as folder:  # the worker reads it whole or not at all
+        folder.mkdir()
+        base_model.save(folder)
     spec = TrainSpec.build(
         base_model.config.to_dict(),
         config.training,

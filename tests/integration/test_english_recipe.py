@@ -1,0 +1,143 @@
+"""The English recipe end to end, scaled down to minutes: slices of the Wikipedia and review
+corpora (read from ../shared/data, never bundled), ``--env=english`` with a tiny model, then
+pretrain → adapt → finetune_adapted (classification), each a real ``kedro run``."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from kedro_gpt.model.bundle import ModelBundle
+from kedro_gpt.tokenizer.files import tokenizer_sha256
+from tests.integration.kedro_project import (
+    PROJECT_ROOT,
+    kedro_run,
+    make_project,
+    mlflow_runs,
+    versions,
+)
+
+pytestmark = pytest.mark.slow
+
+SHARED = PROJECT_ROOT.parent / "shared" / "data"
+WIKI = SHARED / "pretrain_wikipedia_en" / "wiki_en_2015_AA.txt.gz"
+REVIEWS = SHARED / "imdb_unsup" / "imdb_unsup_dedup.txt.gz"
+
+TRAINING = {
+    "batch_size": 8,
+    "warmup_steps": 2,
+    "eval_interval": 5,
+    "eval_batches": 2,
+    "log_interval": 5,
+    "checkpoint_interval": 5,
+    "progress_bar": False,
+    "max_minutes": 5,
+}
+TINY = {  # merged into the project's copy of conf/english
+    "parameters_tokenization": {"tokenization": {"sentencepiece": {"vocab_size": 800}}},
+    "parameters_pretraining": {
+        "pretraining": {
+            "model": {"n_layer": 2, "n_head": 2, "n_embd": 32, "block_size": 64},
+            "training": {**TRAINING, "max_steps": 20, "early_stopping_patience": 2},
+        }
+    },
+    "parameters_evaluation": {"evaluation": {"samples": {"max_new_tokens": 8}}},
+    "parameters_adapt": {
+        "adapt": {"pretraining": {"training": {**TRAINING, "max_steps": 10, "eval_at_start": True}}}
+    },
+    "parameters_finetuning": {
+        "finetuning": {
+            "training": {**TRAINING, "max_steps": 6, "max_minutes": 2},
+            "classification": {"max_examples": 300, "head_warmup_steps": 2},
+        }
+    },
+}
+
+
+def _head(source: Path, target: Path, blocks: int, separator: bytes) -> None:
+    """The first ``blocks`` documents of a gzip corpus, as a gzip file."""
+    with gzip.open(source, "rb") as f:
+        data = f.read(4_000_000)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(gzip.compress(separator.join(data.split(separator)[:blocks]) + b"\n"))
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        out[key] = _merge(out.get(key, {}), value) if isinstance(value, dict) else value
+    return out
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    if not (WIKI.is_file() and REVIEWS.is_file()):
+        pytest.skip(f"the recipe's corpora are not in {SHARED}")
+    project = make_project(tmp_path_factory.mktemp("english"))
+    env = project / "conf" / "english"
+    shutil.copytree(PROJECT_ROOT / "conf" / "english", env)
+    for stem, values in TINY.items():
+        path = env / f"{stem}.yml"
+        path.write_text(yaml.safe_dump(_merge(yaml.safe_load(path.read_text()), values)))
+    raw = project / "data" / "english" / "01_raw"
+    _head(WIKI, raw / WIKI.name, 120, b"\n\n")
+    _head(REVIEWS, raw / REVIEWS.name, 400, b"\n")
+    for pipeline in ("pretrain", "adapt", "finetune_adapted"):
+        kedro_run(project, "--env=english", f"--pipelines={pipeline}")
+    return project
+
+
+def _latest(project: Path, relative: str) -> Path:
+    folder = project / relative
+    return folder / versions(project, relative)[-1] / folder.name
+
+
+def test_the_recipes_artifacts_stay_under_data_english(project):
+    english = project / "data" / "english"
+    for relative in (
+        "06_models/gpt_model",
+        "06_models/adapt/gpt_model",
+        "06_models/adapt/finetuned_model",
+    ):
+        assert (english / relative).is_dir(), relative
+    assert not (project / "data" / "06_models" / "gpt_model").exists()
+    report = json.loads(
+        _latest(project, "data/english/08_reporting/ingestion_report.json").read_text()
+    )
+    assert report["total"]["documents"] == 120  # one document per article
+
+
+def test_adaptation_continues_the_base_model_with_its_tokenizer(project):
+    base = ModelBundle.load(_latest(project, "data/english/06_models/gpt_model"))
+    adapted = ModelBundle.load(_latest(project, "data/english/06_models/adapt/gpt_model"))
+    assert adapted.info["source"] == "continued_pretraining"
+    assert adapted.config.to_dict() == base.config.to_dict()
+    assert tokenizer_sha256(adapted.tokenizer) == tokenizer_sha256(base.tokenizer)
+    assert adapted.info["base_model"]["step"] == base.info["step"]
+
+
+def test_the_classifier_reports_every_baseline_on_the_fixed_test_split(project):
+    report = json.loads(
+        _latest(project, "data/english/08_reporting/adapt/finetune_report.json").read_text()
+    )
+    assert set(report["baselines"]) == {"majority", "tfidf_logreg", "nb_logreg"}
+    assert report["examples"]["test"] == 1067  # 10 % of all 10,662 sentences, whatever max_examples
+    assert "scratch_baseline" in report
+    assert [p["name"] for p in report["adaptation"]["phases"]] == ["head", "all"]
+
+
+def test_each_runs_lineage_names_the_model_it_started_from(project):
+    pretrain, adapt, finetune = mlflow_runs(project)
+    base_version = versions(project, "data/english/06_models/gpt_model")[-1]
+    adapted_version = versions(project, "data/english/06_models/adapt/gpt_model")[-1]
+    assert pretrain["tags"]["lineage.output.gpt_model"] == base_version
+    assert adapt["tags"]["lineage.input.gpt_model"] == base_version
+    assert adapt["tags"]["lineage.output.adapt.gpt_model"] == adapted_version
+    assert finetune["tags"]["lineage.input.adapt.gpt_model"] == adapted_version
+    assert adapt["tags"]["kedro.env"] == finetune["tags"]["kedro.env"] == "english"
