@@ -45,13 +45,14 @@ ADAPT = "adapt"  # the namespace of domain adaptation's datasets and parameters
 def adaptation() -> Pipeline:
     """Domain-adaptive pretraining (ULMFiT's second stage; also "retrain on fresh data"): new
     text through the same ingestion and cleaning, encoded with ``gpt_model``'s own tokenizer, then
-    more pretraining of ``gpt_model``. Datasets and parameters live under ``adapt.``; the result
-    is ``adapt.gpt_model``."""
+    more pretraining of ``gpt_model``, then the evaluation stage on the new text's held-out split.
+    Datasets and parameters live under ``adapt.``; the result is ``adapt.gpt_model``."""
     stages = (
         ingestion.create_pipeline()
         + cleaning.create_pipeline()
         + tokenization.create_pipeline(train=False)
         + pretraining.create_pipeline(from_model=True)
+        + evaluation.create_pipeline()
     )
     return pipeline(stages, namespace=ADAPT, inputs={"base_model": "gpt_model"})
 

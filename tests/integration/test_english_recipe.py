@@ -120,6 +120,10 @@ def test_adaptation_continues_the_base_model_with_its_tokenizer(project):
     assert adapted.config.to_dict() == base.config.to_dict()
     assert tokenizer_sha256(adapted.tokenizer) == tokenizer_sha256(base.tokenizer)
     assert adapted.info["base_model"]["step"] == base.info["step"]
+    reviews = json.loads(
+        _latest(project, "data/english/08_reporting/adapt/evaluation_report.json").read_text()
+    )
+    assert reviews["validation"]["bits_per_char"] > 0  # every held-out review token scored once
 
 
 def test_the_classifier_reports_every_baseline_on_the_fixed_test_split(project):
