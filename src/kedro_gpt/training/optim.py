@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from kedro_gpt.training.config import TrainConfig
+from kedro_gpt.training.muon import Muon
 
 
 class Optimizers:
@@ -61,7 +62,7 @@ def _decay_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]
     ]
 
 
-def _muon(model: nn.Module, groups: list[dict[str, Any]], config: TrainConfig) -> torch.optim.Muon:
+def _muon(model: nn.Module, groups: list[dict[str, Any]], config: TrainConfig) -> Muon:
     """Muon over ``model.hidden_matrix_params()``, one group per ``lr_scale`` of ``groups``."""
     if not hasattr(model, "hidden_matrix_params"):
         raise ValueError("optimizer 'muon' needs a model with hidden_matrix_params()")
@@ -76,12 +77,13 @@ def _muon(model: nn.Module, groups: list[dict[str, Any]], config: TrainConfig) -
         {"params": params, "lr": config.muon_lr * scale, "lr_scale": scale}
         for scale, params in by_scale.items()
     ]
-    return torch.optim.Muon(muon_groups, lr=config.muon_lr, weight_decay=config.weight_decay)
+    return Muon(muon_groups, lr=config.muon_lr, weight_decay=config.weight_decay)
 
 
 def build_optimizers(model: nn.Module, config: TrainConfig, device: torch.device) -> Optimizers:
     """AdamW over ``model.param_groups(weight_decay)``; with ``optimizer: muon`` the tensors of
-    ``model.hidden_matrix_params()`` go to ``torch.optim.Muon`` instead.
+    ``model.hidden_matrix_params()`` go to Muon instead (``training.muon``: torch's, orthogonalising
+    in float32 on CPUs without bf16 matrix units).
 
     A group's optional ``lr_scale`` scales its peak learning rate (``learning_rate × lr_scale``,
     for Muon ``muon_lr × lr_scale``): discriminative fine-tuning. AdamW is ``fused`` (one kernel
