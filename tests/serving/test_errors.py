@@ -106,7 +106,7 @@ LONG = {**OK, "max_tokens": 3000, "temperature": 0}  # past block_size: slow sli
 
 def test_full_queue_is_429(tiny_bundle):
     with running_server(
-        tiny_bundle, batching=False, max_queue=1, max_tokens_limit=4000, request_timeout_s=3
+        tiny_bundle, batching=False, max_queue=1, max_tokens_limit=4000, request_timeout_s=60
     ) as url:
         with httpx.Client(base_url=url, timeout=30) as http:
             with ThreadPoolExecutor(8) as pool:
