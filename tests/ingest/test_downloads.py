@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
 from kedro_gpt.ingest import IngestionError
-from tests.ingest.conftest import Ingest
+from tests.ingest.conftest import Ingest, loopback_server
 
 BODY = b"complete text over http, every byte of it\n"
 BIG = b"x" * (2 << 20)  # 2 MiB
@@ -65,15 +64,8 @@ class Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def base_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with loopback_server(Handler) as url:
+        yield url
 
 
 def test_truncated_download_is_unreadable_not_a_document(

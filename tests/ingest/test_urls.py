@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import gzip
 import socket
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from kedro_gpt.ingest import IngestionError
-from tests.ingest.conftest import Ingest
+from tests.ingest.conftest import Ingest, loopback_server
 
 PAGE = b"<html><head><title>Loopback page</title></head><body><p>Served locally.</p></body></html>"
 ROUTES: dict[str, tuple[int, str, bytes]] = {
@@ -44,15 +43,8 @@ class Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def base_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with loopback_server(Handler) as url:
+        yield url
 
 
 def test_html_and_txt_urls(base_url: str, ingest: Ingest) -> None:
