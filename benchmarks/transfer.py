@@ -8,7 +8,13 @@ Every row is a real ``kedro run`` in a scratch copy of the project (``--workdir`
 corpora linked from ``../shared/data`` into ``data/english/01_raw``. Budgets default to the
 ``english`` environment's (60 / 20 / 5 minutes); smaller ones make a quicker, labelled table.
 
-    python benchmarks/transfer.py                        # the recipe's budgets (~2 h on 2 cores)
+Phase ``pretrain`` trains the three language models (~90 min at the recipe's budgets); phase
+``finetune`` measures the transfer techniques one at a time on the Wikipedia + reviews model
+(``--technique-minutes`` each), picks the best by validation accuracy, fine-tunes every starting
+point with it, and chat-tunes the Wikipedia and Shakespeare models (~55 min).
+
+    python benchmarks/transfer.py                        # both phases at the recipe's budgets
+    python benchmarks/transfer.py --phase pretrain       # then, later:  --phase finetune
     python benchmarks/transfer.py --pretrain-minutes 30 --adapt-minutes 10 --classify-minutes 3
 """
 
@@ -79,63 +85,130 @@ def _params(**values: Any) -> str:
     return "--params=" + ",".join(f"{k}={v}" for k, v in values.items())
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
+def pretrain(args: argparse.Namespace) -> dict[str, float]:
+    """Phase 1: the English model, its review-adapted version and the default (Shakespeare) model."""
     work = prepare(args.workdir)
     log = args.workdir / "runs.log"
-    english = "--env=english"
-    classify = {
-        "finetuning.task": "classification",
-        "finetuning.classification.max_examples": "null",
-        "finetuning.training.max_minutes": args.classify_minutes,
-    }
-    times = {
+    return {
         "english pretrain": kedro_run(
             work,
-            english,
+            "--env=english",
             "--pipelines=pretrain",
             _params(**{"pretraining.training.max_minutes": args.pretrain_minutes}),
             log=log,
         ),
         "english adapt": kedro_run(
             work,
-            english,
+            "--env=english",
             "--pipelines=adapt",
             _params(**{"adapt.pretraining.training.max_minutes": args.adapt_minutes}),
             log=log,
         ),
-        "classify from Wikipedia": kedro_run(
-            work, english, "--pipelines=finetune", _params(**classify), log=log
-        ),
-        "classify from Wikipedia + reviews": kedro_run(
-            work, english, "--pipelines=finetune_adapted", _params(**classify), log=log
-        ),
         "shakespeare pretrain": kedro_run(work, "--pipelines=pretrain", log=log),
-        "classify from Shakespeare": kedro_run(
-            work, "--pipelines=finetune", _params(**classify), log=log
+    }
+
+
+# Transfer techniques, measured one at a time on the Wikipedia + reviews model (ULMFiT's three
+# and the pooling); the benchmark picks the best by validation accuracy for the table's rows.
+TECHNIQUES: dict[str, dict[str, Any]] = {
+    "plain (one LR, all layers)": {},
+    "mean pooling": {"pooling": "mean"},
+    "head warm-up (100 steps)": {"head_warmup_steps": 100},
+    "discriminative LRs (x0.7 a layer)": {"layer_lr_decay": 0.7},
+    "gradual unfreezing": {"gradual_unfreezing": "true"},
+    "all three": {"head_warmup_steps": 100, "layer_lr_decay": 0.7, "gradual_unfreezing": "true"},
+}
+
+
+def _classify(minutes: float, scratch: bool, technique: dict[str, Any]) -> str:
+    values = {
+        "finetuning.task": "classification",
+        "finetuning.training.max_minutes": minutes,
+        "finetuning.classification.scratch_baseline": str(scratch).lower(),
+        **{f"finetuning.classification.{k}": v for k, v in technique.items()},
+    }
+    return _params(**values)
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Phase 2: the techniques one at a time, then one row per starting point, then chat."""
+    work, log, english = args.workdir, args.workdir / "runs.log", "--env=english"
+    adapted_report = "data/english/08_reporting/adapt/finetune_report.json"
+    times: dict[str, float] = {}
+    techniques: dict[str, dict[str, Any]] = {}
+    for name, technique in TECHNIQUES.items():
+        times[f"technique: {name}"] = kedro_run(
+            work,
+            english,
+            "--pipelines=finetune_adapted",
+            _classify(args.technique_minutes, False, technique),
+            log=log,
+        )
+        techniques[name] = latest(work, adapted_report)["metrics"]
+    best = max(techniques, key=lambda name: techniques[name]["val_accuracy"])
+    chosen = TECHNIQUES[best]
+    rows = {
+        "Wikipedia + reviews": ("finetune_adapted", english, True, adapted_report),
+        "Wikipedia": ("finetune", english, False, "data/english/08_reporting/finetune_report.json"),
+        "Shakespeare (default pretraining)": (
+            "finetune",
+            None,
+            False,
+            "data/08_reporting/finetune_report.json",
         ),
     }
-    reports = {
-        "Shakespeare (default pretraining)": latest(work, "data/08_reporting/finetune_report.json"),
-        "Wikipedia": latest(work, "data/english/08_reporting/finetune_report.json"),
-        "Wikipedia + reviews": latest(work, "data/english/08_reporting/adapt/finetune_report.json"),
-    }
+    reports = {}
+    for name, (pipeline, env, scratch, report) in rows.items():
+        times[f"classify from {name}"] = kedro_run(
+            work,
+            *([env] if env else []),
+            f"--pipelines={pipeline}",
+            _classify(args.classify_minutes, scratch, chosen),
+            log=log,
+        )
+        reports[name] = latest(work, report)
+    chat = {"finetuning.task": "chat", "finetuning.training.max_minutes": args.chat_minutes}
+    chats = {}
+    for name, env, report in (
+        ("Wikipedia", english, "data/english/08_reporting/finetune_report.json"),
+        ("Shakespeare (default pretraining)", None, "data/08_reporting/finetune_report.json"),
+    ):
+        times[f"chat from {name}"] = kedro_run(
+            work, *([env] if env else []), "--pipelines=finetune", _params(**chat), log=log
+        )
+        chats[name] = latest(work, report)
     return {
         "times_s": times,
+        "techniques": techniques,
+        "chosen_technique": best,
         "classification": {name: r["metrics"] for name, r in reports.items()},
         "examples": reports["Wikipedia"]["examples"],
+        "chat": {name: r["metrics"] for name, r in chats.items()},
+        "chat_samples": {name: r["samples"] for name, r in chats.items()},
         "wikipedia_eval": latest(work, "data/english/08_reporting/evaluation_report.json"),
         "reviews_eval": latest(work, "data/english/08_reporting/adapt/evaluation_report.json"),
         "budgets_min": {
             "pretrain": args.pretrain_minutes,
             "adapt": args.adapt_minutes,
+            "technique": args.technique_minutes,
             "classify": args.classify_minutes,
+            "chat": args.chat_minutes,
         },
     }
 
 
 def table(result: dict[str, Any]) -> str:
-    """The transfer table in Markdown: one row per starting point, baselines from the same runs."""
+    """The transfer tables in Markdown: techniques, one row per starting point (baselines from the
+    same runs), chat."""
     lines = [
+        "| technique (Wikipedia + reviews model) | val acc | test acc |",
+        "|---|---|---|",
+    ]
+    for name, m in result["techniques"].items():
+        chosen = " (chosen)" if name == result["chosen_technique"] else ""
+        lines.append(f"| {name}{chosen} | {m['val_accuracy']:.3f} | {m['accuracy']:.3f} |")
+    lines += [
+        "",
         "| starting point | fine-tuned acc | macro-F1 | same GPT from scratch | majority | "
         "TF-IDF + LR | NB-weighted LR |",
         "|---|---|---|---|---|---|---|",
@@ -146,17 +219,34 @@ def table(result: dict[str, Any]) -> str:
             f"{m.get('scratch_accuracy', float('nan')):.3f} | {m['majority_accuracy']:.3f} | "
             f"{m['tfidf_logreg_accuracy']:.3f} | {m['nb_logreg_accuracy']:.3f} |"
         )
+    lines += ["", "| chat from | response loss (nats/token) | BLEU | chrF |", "|---|---|---|---|"]
+    for name, m in result["chat"].items():
+        lines.append(
+            f"| {name} | {m['response_loss']:.3f} | {m.get('bleu', float('nan')):.1f} | "
+            f"{m.get('chrf', float('nan')):.1f} |"
+        )
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/kedro-gpt-transfer"))
+    parser.add_argument("--phase", choices=["pretrain", "finetune", "all"], default="all")
     parser.add_argument("--pretrain-minutes", type=float, default=60.0)
     parser.add_argument("--adapt-minutes", type=float, default=20.0)
     parser.add_argument("--classify-minutes", type=float, default=5.0)
+    parser.add_argument("--technique-minutes", type=float, default=2.0)
+    parser.add_argument("--chat-minutes", type=float, default=3.0)
     args = parser.parse_args()
+    times_file = args.workdir / "pretrain_times.json"
+    if args.phase in ("pretrain", "all"):
+        times = pretrain(args)
+        times_file.write_text(json.dumps(times, indent=2))
+        print(json.dumps(times, indent=2))
+    if args.phase == "pretrain":
+        return
     result = run(args)
+    result["times_s"] = {**json.loads(times_file.read_text()), **result["times_s"]}
     out = args.workdir / "transfer.json"
     out.write_text(json.dumps(result, indent=2, default=str))
     print(table(result))
