@@ -1,6 +1,8 @@
 # kedro-gpt: two commands on a fresh machine that has only Python.
 #   make run    venv + install + the main job (`kedro run --pipeline=pretrain`) on the bundled corpus
 #   make test   venv + install with dev extras + the whole test suite
+#   make english  the English recipe (docs/user_guide.md): Wikipedia pretraining, review
+#               adaptation, rt-polarity classifier; the corpora go in data/english/01_raw first
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -16,7 +18,9 @@ export KEDRO_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := 1
 export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
 
-.PHONY: run test install install-dev lint format viz mlflow-ui clean
+ENGLISH_RAW := data/english/01_raw
+
+.PHONY: run english test install install-dev lint format viz mlflow-ui clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,8 +28,8 @@ $(BIN)/python:
 
 $(VENV)/.torch: | $(BIN)/python
 	@if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then \
-		echo "CUDA GPU found: installing torch $(TORCH_VERSION) (CUDA build)"; \
-		$(BIN)/pip install --quiet "torch==$(TORCH_VERSION)"; \
+		echo "CUDA GPU found: installing torch $(TORCH_VERSION) (CUDA build) and nvidia-ml-py (MLflow's GPU metrics)"; \
+		$(BIN)/pip install --quiet "torch==$(TORCH_VERSION)" nvidia-ml-py; \
 	else \
 		echo "No CUDA GPU: installing the CPU build of torch $(TORCH_VERSION)"; \
 		$(BIN)/pip install --quiet "torch==$(TORCH_VERSION)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)); \
@@ -45,6 +49,14 @@ install-dev: $(VENV)/.installed-dev
 
 run: install
 	$(BIN)/kedro run --pipelines=$(PIPELINE)
+
+english: install
+	@for f in wiki_en_2015_AA.txt.gz imdb_unsup_dedup.txt.gz; do \
+		test -f $(ENGLISH_RAW)/$$f || { echo "missing $(ENGLISH_RAW)/$$f: see docs/user_guide.md, 'An English model'"; exit 1; }; \
+	done
+	$(BIN)/kedro run --env=english --pipelines=pretrain
+	$(BIN)/kedro run --env=english --pipelines=adapt
+	$(BIN)/kedro run --env=english --pipelines=finetune_adapted
 
 test: install-dev
 	$(BIN)/python -m pytest

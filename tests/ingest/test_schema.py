@@ -17,7 +17,7 @@ def test_document_id_differs_by_source_and_position() -> None:
 
 
 def test_document_schema_columns() -> None:
-    assert DOCUMENT_SCHEMA.names == ["id", "source", "format", "title", "url", "text"]
+    assert DOCUMENT_SCHEMA.names == ["id", "source", "format", "title", "url", "text", "date"]
     assert all(field.type == pa.string() for field in DOCUMENT_SCHEMA)
     assert DOCUMENT_SCHEMA.field("title").nullable and DOCUMENT_SCHEMA.field("url").nullable
     assert not DOCUMENT_SCHEMA.field("text").nullable

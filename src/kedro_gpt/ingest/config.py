@@ -14,7 +14,7 @@ from pydantic import Field, field_validator, model_validator
 
 from kedro_gpt.config import StrictModel
 
-Format = Literal["txt", "md", "html", "jsonl", "csv", "parquet"]
+Format = Literal["txt", "md", "html", "jsonl", "csv", "parquet", "warc", "wet"]
 Compression = Literal["gzip", "zstd", "none"]
 
 
@@ -39,6 +39,22 @@ class SourceConfig(StrictModel):
         description="txt/md: one document per file, per non-empty line (one review a line), or "
         "per block of lines between blank lines (one article a block)",
     )
+
+    warc_statuses: list[int] = Field(
+        default_factory=lambda: [200],
+        min_length=1,
+        description="WARC: the HTTP statuses of the response records kept",
+    )
+    warc_mime_types: list[str] = Field(
+        default_factory=lambda: ["text/html", "application/xhtml+xml", "text/plain"],
+        min_length=1,
+        description="WARC: the payload MIME types kept (HTML goes through cleaning's extractor)",
+    )
+
+    @field_validator("warc_mime_types")
+    @classmethod
+    def _lower_mime(cls, value: list[str]) -> list[str]:
+        return [v.strip().lower() for v in value]
 
     @field_validator("path", "glob", "url")
     @classmethod

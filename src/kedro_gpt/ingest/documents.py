@@ -27,6 +27,7 @@ from kedro_gpt.ingest.readers import (
 from kedro_gpt.ingest.report import SourceStats, build_report
 from kedro_gpt.ingest.schema import DOCUMENT_SCHEMA, document_id
 from kedro_gpt.ingest.sources import Input, ResolvedSource, resolve_sources
+from kedro_gpt.ingest.warc import ARCHIVE_FORMATS, read_archive
 
 logger = logging.getLogger(__name__)
 
@@ -107,7 +108,8 @@ def _raw_documents(
             state.format = opened.format
             try:
                 share = control_share(opened.head)
-                if opened.format != "parquet" and share > limits.binary_control_ratio:
+                binary_ok = opened.format == "parquet" or opened.format in ARCHIVE_FORMATS
+                if not binary_ok and share > limits.binary_control_ratio:
                     logger.warning(
                         "%s: binary file (%.0f%% control bytes in its first %d bytes, over %s); "
                         "skipped",
@@ -126,7 +128,9 @@ def _raw_documents(
                             read += 1
                             yield document
                     return
-                if opened.format == "jsonl":
+                if opened.format in ARCHIVE_FORMATS:
+                    documents = read_archive(opened, entry.spec, state)
+                elif opened.format == "jsonl":
                     documents = read_jsonl(opened, entry.spec, state)
                 elif opened.format == "csv":
                     documents = read_csv(opened, entry.spec, state)
@@ -144,21 +148,27 @@ def _raw_documents(
         stats.oversize_files += 1
         stats.skip_file(entry.source, f"oversize: {err}")
     except UNREADABLE as err:
+        where = f" after the record at byte {state.record}" if state.record is not None else ""
         logger.warning(
-            "%s: unreadable (%s: %s); %sskipped the rest",
+            "%s: unreadable%s (%s: %s); %sskipped the rest",
             entry.source,
+            where,
             type(err).__name__,
             err,
             _kept(read, "the error"),
         )
         stats.unreadable_files += 1
-        stats.skip_file(entry.source, f"unreadable: {type(err).__name__}: {err}")
+        stats.skip_file(entry.source, f"unreadable{where}: {type(err).__name__}: {err}")
     finally:
         stats.invalid_utf8_files += state.invalid_utf8
         stats.malformed_jsonl_lines += state.malformed_jsonl_lines
         stats.malformed_csv_rows += state.malformed_csv_rows
         stats.oversize_documents += state.oversize_documents
         stats.split_documents += state.split
+        stats.archive_records += state.records
+        for reason, count in state.filtered_records.items():
+            stats.filtered_records += count
+            stats.filtered_by[reason] = stats.filtered_by.get(reason, 0) + count
         if state.invalid_utf8:
             logger.warning("%s: invalid UTF-8, decoded with replacement characters", entry.source)
 
@@ -185,10 +195,11 @@ def _document_batches(
                 row = {
                     "id": document_id(entry.source, raw.position),
                     "source": entry.source,
-                    "format": state.format,
+                    "format": raw.format or state.format,
                     "title": raw.title,
                     "url": raw.url,
                     "text": raw.text,
+                    "date": raw.date,
                 }
                 batch = batcher.add(row)
                 if batch is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import zlib
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -44,7 +45,7 @@ CONTENT_TYPE_FORMATS = {
 }
 
 #: Errors that mean a file's bytes are unreadable or corrupt (skipped and counted, not fatal).
-READ_ERRORS: tuple[type[BaseException], ...] = (OSError, EOFError, zstandard.ZstdError)
+READ_ERRORS: tuple[type[BaseException], ...] = (OSError, EOFError, zlib.error, zstandard.ZstdError)
 
 
 def control_share(head: bytes) -> float:

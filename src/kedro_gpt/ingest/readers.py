@@ -19,7 +19,7 @@ import logging
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
@@ -46,12 +46,16 @@ CSV_BLOCK_BYTES = 16 << 20
 
 @dataclass
 class RawDocument:
-    """A document before it gets its id: where it sits in its input, its text, title and url."""
+    """A document before it gets its id: where it sits in its input, its text, title and url;
+    ``format`` when it differs from its input's (an HTML page in a WARC file), ``date`` (ISO 8601)
+    when the input says when it was fetched."""
 
     position: int
     text: str
     title: str | None = None
     url: str | None = None
+    format: str | None = None
+    date: str | None = None
 
 
 @dataclass
@@ -66,6 +70,13 @@ class FileState:
     malformed_csv_rows: int = 0
     oversize_documents: int = 0
     split: bool = False
+    records: int = 0
+    record: int | None = None
+    filtered_records: dict[str, int] = field(default_factory=dict)
+
+    def skip_record(self, reason: str) -> None:
+        """Count a web-archive record left out by a filter (``reason``: e.g. ``mime_type``)."""
+        self.filtered_records[reason] = self.filtered_records.get(reason, 0) + 1
 
     def decode(self, data: bytes | bytearray | memoryview) -> str:
         """UTF-8 text of ``data``; invalid bytes become U+FFFD and flag the file."""

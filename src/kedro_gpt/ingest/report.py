@@ -9,6 +9,9 @@ deadline), ``oversize_files`` (cut at ``url_max_mb`` or ``max_file_mb``; the doc
 cap are kept), ``oversize_documents`` (an HTML page, JSONL line or CSV/Parquet cell over
 ``max_document_mb``) and ``duplicate_files`` (matched by an earlier source). ``split_documents``
 counts .txt/.md files over ``max_document_mb`` that were split into several documents (not a skip).
+Web archives: ``archive_records`` response (WARC) or conversion (WET) records read,
+``filtered_records`` of them left out by ``warc_statuses`` / ``warc_mime_types``, by reason in
+``filtered_by``.
 """
 
 from __future__ import annotations
@@ -35,6 +38,9 @@ class SourceStats:
     oversize_documents: int = 0
     split_documents: int = 0
     duplicate_files: int = 0
+    archive_records: int = 0
+    filtered_records: int = 0
+    filtered_by: dict[str, int] = field(default_factory=dict)
     skipped_files: list[dict[str, str]] = field(default_factory=list)
 
     def skip_file(self, source: str, reason: str) -> None:

@@ -7,9 +7,10 @@ import hashlib
 import pyarrow as pa
 
 #: Formats a document can come from (the ``format`` column).
-FORMATS = ("txt", "md", "html", "jsonl", "csv", "parquet")
+FORMATS = ("txt", "md", "html", "jsonl", "csv", "parquet")  # a WARC record's page is html or txt
 
-#: One row per document. ``text`` is the raw text (for HTML the raw markup; cleaning extracts it).
+#: One row per document. ``text`` is the raw text (for HTML the raw markup; cleaning extracts it);
+#: ``date`` when the input records when the document was fetched (web archives), else null.
 DOCUMENT_SCHEMA = pa.schema(
     [
         pa.field("id", pa.string(), nullable=False),
@@ -18,6 +19,7 @@ DOCUMENT_SCHEMA = pa.schema(
         pa.field("title", pa.string(), nullable=True),
         pa.field("url", pa.string(), nullable=True),
         pa.field("text", pa.string(), nullable=False),
+        pa.field("date", pa.string(), nullable=True),  # ISO 8601 fetch time (WARC-Date)
     ]
 )
 

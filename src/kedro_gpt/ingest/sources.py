@@ -24,6 +24,8 @@ EXTENSION_FORMATS = {
     ".ndjson": "jsonl",
     ".csv": "csv",
     ".parquet": "parquet",
+    ".warc": "warc",  # Common Crawl: CC-MAIN-…warc.gz
+    ".wet": "wet",  # CC-MAIN-…warc.wet.gz
 }
 #: Compression extension -> codec.
 EXTENSION_COMPRESSIONS = {".gz": "gzip", ".zst": "zstd", ".zstd": "zstd"}
@@ -73,7 +75,7 @@ def _file_input(spec: SourceConfig, path: Path, source: str) -> Input:
     if fmt is None:
         raise IngestionError(
             f"{source}: cannot tell the format from the file name; set 'format' on source "
-            f"{spec.label!r} (txt, md, html, jsonl, csv or parquet) or narrow its 'glob'"
+            f"{spec.label!r} (txt, md, html, jsonl, csv, parquet, warc or wet) or narrow its 'glob'"
         )
     return Input(source, spec, path, fmt, spec.compression or compression)
 
