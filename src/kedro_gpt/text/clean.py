@@ -17,9 +17,9 @@ import pyarrow as pa
 
 from kedro_gpt.text.config import CleaningConfig
 from kedro_gpt.text.dedup import ExactDeduplicator, NearDeduplicator
-from kedro_gpt.text.extract import extract_html
-from kedro_gpt.text.filters import FILTER_RULES, TextView, build_filters
-from kedro_gpt.text.normalize import Normalizer
+from kedro_gpt.text.filters import FILTER_RULES
+from kedro_gpt.text.parallel import prepared_batches
+from kedro_gpt.text.prepare import DocumentPass, Dropped, Preparation, Prepared
 from kedro_gpt.text.report import DEDUP_RULES, EXTRACTION_RULES, CleaningReport
 
 logger = logging.getLogger(__name__)
@@ -39,21 +39,12 @@ class Cleaned:
     title: str | None
 
 
-@dataclass(frozen=True)
-class Dropped:
-    """Why a document was dropped: the rule and a human-readable reason."""
-
-    rule: str
-    reason: str
-
-
 class Cleaner:
     """Cleans one document at a time and remembers what it kept (for deduplication)."""
 
     def __init__(self, config: CleaningConfig) -> None:
         self.config = config
-        self.normalize = Normalizer(config.normalize)
-        self.filters = build_filters(config.filters)
+        self.document_pass = DocumentPass(config)
         self.exact = ExactDeduplicator() if config.dedup.exact.enabled else None
         near = config.dedup.near
         self.near = (
@@ -67,50 +58,44 @@ class Cleaner:
         """Every rule, in the order they apply."""
         return EXTRACTION_RULES + FILTER_RULES + DEDUP_RULES
 
-    def extract(self, text: str, fmt: str) -> tuple[str, str | None]:
-        """The document's text (HTML is extracted) and the title the page gives, if any."""
-        if fmt != "html":
-            return text, None
-        page = extract_html(text, self.config.html.extractor, self.config.html.main_content)
-        return page.text, page.title
-
-    def clean(self, doc_id: str, text: str, fmt: str) -> tuple[Cleaned | Dropped, bool]:
-        """Clean one document; also says whether normalisation changed its text."""
-        try:
-            text, title = self.extract(text, fmt)
-        except Exception as err:  # noqa: BLE001 - any extractor failure is a counted skip
-            reason = f"{type(err).__name__}: {err}"[:300]
-            logger.warning("document %s: HTML extraction failed (%s); skipped", doc_id, reason)
-            return Dropped("extraction_failed", reason), False
-        normalized = self.normalize(text)
-        changed = normalized != text
-        if not normalized.strip():
-            return Dropped("empty", "no text after extraction and normalisation"), changed
-        view = TextView(normalized)
-        for rule in self.filters:
-            reason = rule(view)
-            if reason is not None:
-                return Dropped(rule.name, reason), changed
-        if self.exact is not None:
-            earlier = self.exact.check_and_add(doc_id, normalized)
+    def dedup(self, doc_id: str, prepared: Prepared) -> Cleaned | Dropped:
+        """Drop a prepared document that repeats one kept before; otherwise keep it."""
+        if self.exact is not None and prepared.digest is not None:
+            earlier = self.exact.check_and_add_digest(doc_id, prepared.digest)
             if earlier is not None:
-                return Dropped("exact_duplicate", f"same text as {earlier}"), changed
-        if self.near is not None:
-            match = self.near.check_and_add(doc_id, normalized)
+                return Dropped("exact_duplicate", f"same text as {earlier}")
+        if self.near is not None and prepared.signature is not None:
+            minhash = self.near.from_signature(prepared.signature)
+            match = self.near.check_and_add_minhash(doc_id, minhash)
             if match is not None:
                 return Dropped(
                     "near_duplicate", f"near copy of {match[0]} (Jaccard ~{match[1]:.2f})"
-                ), changed
-        return Cleaned(normalized, title), changed
+                )
+        return Cleaned(prepared.text, prepared.title)
+
+    def clean(self, doc_id: str, text: str, fmt: str) -> tuple[Cleaned | Dropped, bool]:
+        """Clean one document; also says whether normalisation changed its text."""
+        outcome, changed = self.document_pass.prepare(doc_id, text, fmt)
+        if isinstance(outcome, Prepared):
+            return self.dedup(doc_id, outcome), changed
+        return outcome, changed
 
     def process(
-        self, doc_id: str, text: str | None, fmt: str, report: CleaningReport
+        self,
+        doc_id: str,
+        text: str | None,
+        fmt: str,
+        report: CleaningReport,
+        preparation: Preparation | None = None,
     ) -> Cleaned | None:
-        """Clean one document and count it in ``report``; ``None`` when it is dropped."""
+        """Clean one document (its ``preparation`` may come from a worker) and count it in
+        ``report``; ``None`` when it is dropped."""
         text = text or ""
         size = len(text.encode("utf-8", errors="surrogatepass"))
         report.html_documents += fmt == "html"
-        outcome, changed = self.clean(doc_id, text, fmt)
+        outcome, changed = preparation or self.document_pass.prepare(doc_id, text, fmt)
+        if isinstance(outcome, Prepared):
+            outcome = self.dedup(doc_id, outcome)
         report.changed_by_normalization += changed
         if isinstance(outcome, Dropped):
             report.drop(outcome.rule, doc_id, size, outcome.reason)
@@ -142,30 +127,39 @@ def _check_columns(schema: pa.Schema, output_schema: pa.Schema) -> None:
         )
 
 
+def _checked(batches: Iterable[pa.RecordBatch], schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+    for batch in batches:
+        _check_columns(batch.schema, schema)
+        yield batch
+
+
 def clean_batches(
     batches: Iterable[pa.RecordBatch],
     config: CleaningConfig,
     schema: pa.Schema,
     report: CleaningReport | None = None,
+    workers: int = 1,
 ) -> Iterator[pa.RecordBatch]:
     """Yield the kept documents of every batch, cleaned, as batches with ``schema``.
 
-    ``report`` (a fresh one if not given) counts every document. Raises ``EmptyCorpusError``
-    after the last batch if nothing was kept.
+    ``report`` (a fresh one if not given) counts every document. With ``workers`` > 1, that many
+    processes prepare the batches and this one deduplicates them in order: the same output and
+    report as one process. Raises ``EmptyCorpusError`` after the last batch if nothing was kept.
     """
     cleaner = Cleaner(config)
     report = report if report is not None else CleaningReport(cleaner.rules(), config.max_examples)
     started = time.perf_counter()
-    for batch in batches:
-        _check_columns(batch.schema, schema)
-        columns = batch.to_pydict()
+    for batch, columns, preparations in prepared_batches(
+        _checked(batches, schema), config, workers
+    ):
         keep: list[int] = []
         texts: list[str] = []
         titles: list[str | None] = []
         for i, (doc_id, fmt, text) in enumerate(
             zip(columns["id"], columns["format"], columns["text"], strict=True)
         ):
-            outcome = cleaner.process(doc_id, text, fmt, report)
+            preparation = preparations[i] if preparations is not None else None
+            outcome = cleaner.process(doc_id, text, fmt, report, preparation)
             if outcome is None:
                 continue
             keep.append(i)

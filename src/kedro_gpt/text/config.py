@@ -140,6 +140,12 @@ class CleaningConfig(StrictModel):
     """Everything the cleaning pass needs."""
 
     batch_size: int = Field(128, ge=1)
+    workers: int = Field(
+        0,
+        ge=0,
+        description="processes preparing batches (extract, normalise, filter, MinHash); 0 = every "
+        "core; the output is the same for any number",
+    )
     max_examples: int = Field(3, ge=0)
     html: HtmlConfig = HtmlConfig()
     normalize: NormalizeConfig = NormalizeConfig()

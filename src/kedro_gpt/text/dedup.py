@@ -27,6 +27,11 @@ def dedup_text(text: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
+def exact_digest(text: str) -> bytes:
+    """The 128-bit BLAKE2b digest of ``dedup_text(text)``: equal for exact duplicates."""
+    return hashlib.blake2b(dedup_text(text).encode("utf-8"), digest_size=16).digest()
+
+
 class ExactDeduplicator:
     """Remembers a digest of every document it has kept."""
 
@@ -35,7 +40,10 @@ class ExactDeduplicator:
 
     def check_and_add(self, doc_id: str, text: str) -> str | None:
         """The id of an earlier document with the same ``dedup_text``, else remember this one."""
-        digest = hashlib.blake2b(dedup_text(text).encode("utf-8"), digest_size=16).digest()
+        return self.check_and_add_digest(doc_id, exact_digest(text))
+
+    def check_and_add_digest(self, doc_id: str, digest: bytes) -> str | None:
+        """``check_and_add`` for a digest computed elsewhere (``exact_digest``, in a worker)."""
         earlier = self._seen.get(digest)
         if earlier is None:
             self._seen[digest] = doc_id
@@ -67,46 +75,69 @@ def shingle_hashes(text: str, size: int) -> np.ndarray:
     return np.unique(folded.astype(np.uint32))
 
 
-class NearDeduplicator:
-    """MinHash LSH over word shingles: is a document a near copy of one kept before?
+class MinHasher:
+    """MinHash signatures of word shingles (datasketch), computed the same in every process.
 
     Every distinct shingle counts (no cap): ``shingle_hashes`` hashes them with numpy, and
-    datasketch's ``update_batch`` takes those hashes ``SHINGLE_CHUNK`` at a time. Kept documents' signatures stay in memory (``num_perm`` x 8 bytes
-    each) to confirm LSH candidates.
+    datasketch's ``update_batch`` takes those hashes ``SHINGLE_CHUNK`` at a time.
     """
 
-    def __init__(
-        self, threshold: float = 0.8, num_perm: int = 128, shingle_size: int = 5, seed: int = 1
-    ) -> None:
-        self.threshold = threshold
+    def __init__(self, num_perm: int = 128, shingle_size: int = 5, seed: int = 1) -> None:
         self.num_perm = num_perm
         self.shingle_size = shingle_size
         self.seed = seed
-        from datasketch import MinHash, MinHashLSH  # imports scipy: only when dedup is on
+        from datasketch import MinHash  # imports scipy: only when dedup is on
 
         self._minhash = MinHash
         self._template = MinHash(num_perm=num_perm, seed=seed, scheme="affine32")
-        self._lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
-        self._kept: dict[str, MinHash] = {}
 
-    def minhash(self, text: str) -> MinHash:
-        """The MinHash signature of ``text``'s shingles."""
-        m = self._minhash(
+    def _empty(self, hashvalues: np.ndarray | None = None) -> MinHash:
+        return self._minhash(
             num_perm=self.num_perm,
             seed=self.seed,
             permutations=self._template.permutations,
             scheme=self._template.scheme,
             hashfunc=_identity,
+            hashvalues=hashvalues,
         )
+
+    def minhash(self, text: str) -> MinHash:
+        """The MinHash signature of ``text``'s shingles."""
+        m = self._empty()
         values = shingle_hashes(text, self.shingle_size)
         for start in range(0, len(values), SHINGLE_CHUNK):
             m.update_batch(values[start : start + SHINGLE_CHUNK])
         return m
 
+    def from_signature(self, hashvalues: np.ndarray) -> MinHash:
+        """The MinHash whose ``hashvalues`` a worker computed (``minhash(text).hashvalues``)."""
+        return self._empty(hashvalues)
+
+
+class NearDeduplicator(MinHasher):
+    """MinHash LSH over word shingles: is a document a near copy of one kept before?
+
+    Kept documents' signatures stay in memory (``num_perm`` x 8 bytes each) to confirm LSH
+    candidates.
+    """
+
+    def __init__(
+        self, threshold: float = 0.8, num_perm: int = 128, shingle_size: int = 5, seed: int = 1
+    ) -> None:
+        super().__init__(num_perm, shingle_size, seed)
+        self.threshold = threshold
+        from datasketch import MinHashLSH
+
+        self._lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+        self._kept: dict[str, MinHash] = {}
+
     def check_and_add(self, doc_id: str, text: str) -> tuple[str, float] | None:
         """(id, estimated Jaccard) of the most similar earlier document at or above the threshold;
         otherwise ``None``, and this document joins the index."""
-        m = self.minhash(text)
+        return self.check_and_add_minhash(doc_id, self.minhash(text))
+
+    def check_and_add_minhash(self, doc_id: str, m: MinHash) -> tuple[str, float] | None:
+        """``check_and_add`` for a signature computed elsewhere."""
         best: tuple[str, float] | None = None
         for candidate in self._lsh.query(m):
             similarity = float(m.jaccard(self._kept[candidate]))

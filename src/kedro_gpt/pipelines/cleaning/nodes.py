@@ -12,6 +12,7 @@ from kedro_gpt.config import parse_params
 from kedro_gpt.ingest.schema import DOCUMENT_SCHEMA
 from kedro_gpt.text.clean import Cleaner, EmptyCorpusError, clean_batches
 from kedro_gpt.text.config import CleaningConfig
+from kedro_gpt.text.parallel import cpu_workers
 from kedro_gpt.text.report import CleaningReport, PendingDict
 
 
@@ -23,8 +24,10 @@ def _stream(
 ) -> Iterator[pa.RecordBatch]:
     report = CleaningReport(Cleaner.rules(), config.max_examples)
     batches = documents.iter_batches(batch_size=config.batch_size)
+    count = -(-documents.metadata.num_rows // config.batch_size)  # no more workers than batches
+    workers = min(cpu_workers(config.workers), max(count, 1))
     try:
-        yield from clean_batches(batches, config, DOCUMENT_SCHEMA, report)
+        yield from clean_batches(batches, config, DOCUMENT_SCHEMA, report, workers)
     except EmptyCorpusError:
         _fill(report, config, report_out, metrics_out)
         raise
