@@ -5,6 +5,8 @@ as artifacts; skip loading the catalog model when fine-tuning starts from a mode
 from __future__ import annotations
 
 import logging
+import tempfile
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from kedro.framework.hooks import hook_impl
@@ -142,7 +144,19 @@ class LineageHooks:
         artifact_path = (getattr(dataset, "metadata", None) or {}).get("mlflow_artifact_path")
         if artifact_path:
             path = dataset._get_versioned_path(version) if version else dataset._filepath
-            log_artifact(str(path), artifact_path)
+            _log_dataset_artifact(dataset, str(path), artifact_path)
+
+
+def _log_dataset_artifact(dataset: Any, path: str, artifact_path: str) -> None:
+    """Log a saved dataset's file to MLflow; one on a remote filesystem (``s3://`` …) is fetched
+    into a temporary folder first, as MLflow logs local files."""
+    if getattr(dataset, "_protocol", "file") in ("file", "local"):
+        log_artifact(path, artifact_path)
+        return
+    with tempfile.TemporaryDirectory(prefix="kedro-gpt-artifact-") as folder:
+        local = Path(folder) / PurePosixPath(path).name
+        dataset._fs.get(path, str(local), recursive=True)
+        log_artifact(local, artifact_path)
 
 
 class ExternalBaseModelHooks:

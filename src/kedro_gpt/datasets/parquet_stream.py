@@ -7,16 +7,17 @@ this dataset writes them one row group at a time, so the whole table never sits 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from kedro.io.core import AbstractVersionedDataset, DatasetError, Version
+from kedro.io.core import DatasetError, Version
 from kedro_datasets._typing import TablePreview
 
-from kedro_gpt.datasets.atomic import atomic_path, sweep_stale_temporaries
+from kedro_gpt.datasets.atomic import sweep_stale_temporaries
+from kedro_gpt.datasets.remote import FsspecVersionedDataset
 
 TableLike = pa.Table | pa.RecordBatch | pd.DataFrame
 
@@ -34,7 +35,7 @@ def _to_table(part: TableLike) -> pa.Table:
     )
 
 
-class StreamingParquetDataset(AbstractVersionedDataset[Any, pq.ParquetFile]):
+class StreamingParquetDataset(FsspecVersionedDataset[Any, pq.ParquetFile]):
     """Parquet file written row group by row group; loads as a ``pyarrow.parquet.ParquetFile``.
 
     ``save`` takes a Table, RecordBatch or DataFrame, or any iterable of them (for example a
@@ -42,37 +43,40 @@ class StreamingParquetDataset(AbstractVersionedDataset[Any, pq.ParquetFile]):
     or call ``read()`` for a small table. An empty iterable writes an empty file with ``schema``.
 
     A save that fails removes its temporary file; one that was killed (and so could not) has
-    its temporary removed by the next save of the same dataset.
+    its temporary removed by the next save of the same dataset. Local or any fsspec URL (see
+    ``remote``: a remote file is uploaded when complete and staged locally to be read).
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913
         self,
         filepath: str,
         version: Version | None = None,
         compression: str = "zstd",
         row_group_size: int = 8192,
+        credentials: dict[str, Any] | None = None,
+        fs_args: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> None:
-        super().__init__(PurePosixPath(filepath), version)
+        super().__init__(filepath, version, credentials, fs_args, metadata)
         self._compression = compression
         self._row_group_size = row_group_size
-        self.metadata = metadata
 
     def load(self) -> pq.ParquetFile:
-        path = Path(str(self._get_load_path()))
+        path = self._reading()
         if not path.exists():
             raise DatasetError(f"No Parquet file at {path}")
         return pq.ParquetFile(path)
 
     def save(self, data: TableLike | Iterable[TableLike]) -> None:
-        path = Path(str(self._get_save_path()))
-        self._sweep()
+        path = self._url(self._get_save_path())
+        if self.is_local:
+            self._sweep()
         parts: Iterable[TableLike] = (
             [data] if isinstance(data, pa.Table | pa.RecordBatch | pd.DataFrame) else data
         )
         writer: pq.ParquetWriter | None = None
         schema = getattr(data, "schema", None)
-        with atomic_path(path) as tmp:
+        with self._writing() as tmp:
             try:
                 for part in parts:
                     table = _to_table(part)
@@ -110,12 +114,3 @@ class StreamingParquetDataset(AbstractVersionedDataset[Any, pq.ParquetFile]):
             for row in rows
         ]
         return TablePreview({"columns": columns, "index": list(range(len(rows))), "data": data})
-
-    def _exists(self) -> bool:
-        try:
-            return Path(str(self._get_load_path())).exists()
-        except DatasetError:
-            return False
-
-    def _describe(self) -> dict[str, Any]:
-        return {"filepath": str(self._filepath), "version": self._version}

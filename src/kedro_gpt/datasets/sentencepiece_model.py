@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-from pathlib import Path, PurePosixPath
 from typing import Any
 
 import sentencepiece as spm
-from kedro.io.core import AbstractVersionedDataset, DatasetError, Version
+from kedro.io.core import DatasetError
 
-from kedro_gpt.datasets.atomic import atomic_path
+from kedro_gpt.datasets.remote import FsspecVersionedDataset
 
 
-class SentencePieceModelDataset(AbstractVersionedDataset[Any, spm.SentencePieceProcessor]):
-    """Saves a ``SentencePieceProcessor`` (or the serialized model bytes); loads a processor."""
-
-    def __init__(
-        self, filepath: str, version: Version | None = None, metadata: dict | None = None
-    ) -> None:
-        super().__init__(PurePosixPath(filepath), version)
-        self.metadata = metadata
+class SentencePieceModelDataset(FsspecVersionedDataset[Any, spm.SentencePieceProcessor]):
+    """Saves a ``SentencePieceProcessor`` (or the serialized model bytes); loads a processor.
+    Local or any fsspec URL (see ``remote``)."""
 
     def load(self) -> spm.SentencePieceProcessor:
-        path = Path(str(self._get_load_path()))
+        path = self._reading()
         if not path.exists():
             raise DatasetError(f"No sentencepiece model at {path}")
         return spm.SentencePieceProcessor(model_file=str(path))
@@ -34,15 +28,5 @@ class SentencePieceModelDataset(AbstractVersionedDataset[Any, spm.SentencePieceP
             raise DatasetError(
                 "SentencePieceModelDataset saves a processor or non-empty model bytes"
             )
-        path = Path(str(self._get_save_path()))
-        with atomic_path(path) as tmp:
+        with self._writing() as tmp:
             tmp.write_bytes(bytes(blob))
-
-    def _exists(self) -> bool:
-        try:
-            return Path(str(self._get_load_path())).exists()
-        except DatasetError:
-            return False
-
-    def _describe(self) -> dict[str, Any]:
-        return {"filepath": str(self._filepath), "version": self._version}

@@ -3,41 +3,44 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
-from kedro.io.core import AbstractVersionedDataset, DatasetError, Version
+from kedro.io.core import DatasetError, Version
 
-from kedro_gpt.datasets.atomic import atomic_path
+from kedro_gpt.datasets.remote import FsspecVersionedDataset
 from kedro_gpt.tokenizer.shards import TokenShards
 
 META_FILE = "meta.json"
 
 
-class TokenShardsDataset(AbstractVersionedDataset[TokenShards, TokenShards]):
+class TokenShardsDataset(FsspecVersionedDataset[TokenShards, TokenShards]):
     """A folder of flat token arrays loaded as read-only ``np.memmap`` shards.
 
     Arrays are appended to the current shard file until it holds ``shard_size`` tokens, so
     saving streams whatever iterable of arrays the node returns. The folder is written under a
-    temporary name and renamed when complete.
+    temporary name and renamed when complete (uploaded, ``meta.json`` last, on a remote
+    filesystem; remote shards are staged to the local cache to be memory-mapped).
     """
 
-    def __init__(
+    marker = META_FILE
+
+    def __init__(  # noqa: PLR0913
         self,
         filepath: str,
         version: Version | None = None,
         shard_size: int = 100_000_000,
+        credentials: dict[str, Any] | None = None,
+        fs_args: dict[str, Any] | None = None,
         metadata: dict | None = None,
     ) -> None:
-        super().__init__(PurePosixPath(filepath), version)
+        super().__init__(filepath, version, credentials, fs_args, metadata)
         if shard_size <= 0:
             raise DatasetError(f"shard_size must be positive, got {shard_size}")
         self._shard_size = shard_size
-        self.metadata = metadata
 
     def load(self) -> TokenShards:
-        folder = Path(str(self._get_load_path()))
+        folder = self._reading()
         meta_path = folder / META_FILE
         if not meta_path.exists():
             raise DatasetError(f"No token shards at {folder} (missing {META_FILE})")
@@ -55,8 +58,7 @@ class TokenShardsDataset(AbstractVersionedDataset[TokenShards, TokenShards]):
         if "dtype" not in data.meta:
             raise DatasetError("TokenShards.meta must name the token 'dtype'")
         dtype = np.dtype(data.meta["dtype"])
-        folder = Path(str(self._get_save_path()))
-        with atomic_path(folder) as tmp:
+        with self._writing() as tmp:
             tmp.mkdir(parents=True)
             files: list[str] = []
             counts: list[int] = []
@@ -93,15 +95,5 @@ class TokenShardsDataset(AbstractVersionedDataset[TokenShards, TokenShards]):
             }
             (tmp / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True))
 
-    def _exists(self) -> bool:
-        try:
-            return (Path(str(self._get_load_path())) / META_FILE).exists()
-        except DatasetError:
-            return False
-
     def _describe(self) -> dict[str, Any]:
-        return {
-            "filepath": str(self._filepath),
-            "version": self._version,
-            "shard_size": self._shard_size,
-        }
+        return {**super()._describe(), "shard_size": self._shard_size}
