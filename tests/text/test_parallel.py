@@ -12,7 +12,7 @@ import pytest
 
 from kedro_gpt.ingest.schema import DOCUMENT_SCHEMA
 from kedro_gpt.text.clean import Cleaner, clean_batches
-from kedro_gpt.text.config import CleaningConfig
+from kedro_gpt.text.config import CleaningConfig, ClusterConfig
 from kedro_gpt.text.parallel import cpu_workers
 from kedro_gpt.text.report import CleaningReport
 from tests.text.conftest import PYTHON_DOCS, read
@@ -41,17 +41,22 @@ def _corpus(shakespeare_text: str) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=DOCUMENT_SCHEMA)
 
 
-def _clean(table: pa.Table, workers: int) -> tuple[list[dict], dict]:
-    config = CleaningConfig(batch_size=32)
+def _clean(table: pa.Table, workers: int, **settings) -> tuple[list[dict], dict]:
+    config = CleaningConfig(batch_size=32, **settings)
     report = CleaningReport(Cleaner.rules(), config.max_examples)
     out = clean_batches(table.to_batches(32), config, DOCUMENT_SCHEMA, report, workers)
     kept = pa.Table.from_batches(list(out), schema=DOCUMENT_SCHEMA).to_pylist()
     return kept, {k: v for k, v in report.to_dict().items() if k != "seconds"}
 
 
-def test_two_workers_keep_the_same_documents_in_the_same_order(shakespeare_text):
+@pytest.fixture(scope="module")
+def single(shakespeare_text) -> tuple[pa.Table, list[dict], dict]:
     table = _corpus(shakespeare_text)
-    one, one_report = _clean(table, 1)
+    return table, *_clean(table, 1)
+
+
+def test_two_workers_keep_the_same_documents_in_the_same_order(single):
+    table, one, one_report = single
     two, two_report = _clean(table, 2)
     assert two == one
     assert two_report == one_report
@@ -78,3 +83,11 @@ def test_a_killed_worker_fails_the_run_naming_the_batch(shakespeare_text):
 def test_zero_workers_means_every_core():
     assert cpu_workers(0) == len(os.sched_getaffinity(0))
     assert cpu_workers(3) == 3
+
+
+def test_a_local_dask_cluster_keeps_the_same_documents_too(single):
+    pytest.importorskip("distributed")
+    table, one, one_report = single
+    on_dask, dask_report = _clean(table, 1, cluster=ClusterConfig(local_workers=2))
+    assert on_dask == one
+    assert dask_report == one_report

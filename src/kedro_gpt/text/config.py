@@ -136,6 +136,17 @@ class DedupConfig(StrictModel):
     near: NearDedupConfig = NearDedupConfig()
 
 
+class ClusterConfig(StrictModel):
+    """A Dask cluster to prepare batches on instead of local processes."""
+
+    address: str | None = Field(
+        None,
+        description="a running Dask scheduler, e.g. tcp://10.0.0.5:8786; null = start a local "
+        "cluster of local_workers processes for this run",
+    )
+    local_workers: int = Field(2, ge=1)
+
+
 class CleaningConfig(StrictModel):
     """Everything the cleaning pass needs."""
 
@@ -145,6 +156,9 @@ class CleaningConfig(StrictModel):
         ge=0,
         description="processes preparing batches (extract, normalise, filter, MinHash); 0 = every "
         "core; the output is the same for any number",
+    )
+    cluster: ClusterConfig | None = Field(
+        None, description="prepare batches on a Dask cluster (same output); null = local processes"
     )
     max_examples: int = Field(3, ge=0)
     html: HtmlConfig = HtmlConfig()

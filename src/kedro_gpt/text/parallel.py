@@ -1,19 +1,26 @@
-"""Cleaning on every core: worker processes prepare whole batches (extract, normalise, filter,
-exact digest, MinHash signature), and the calling process deduplicates them in input order, so
-the kept documents, their order and the report equal the single-process pass exactly.
+"""Cleaning on every core, or on a Dask cluster: workers prepare whole batches (extract,
+normalise, filter, exact digest, MinHash signature), and the calling process deduplicates them
+in input order, so the kept documents, their order and the report equal the single-process pass
+exactly, whichever executor ran the preparation.
 
-At most ``2 × workers`` batches are in flight, so memory stays bounded however long the stream.
+The executor is a local process pool (``workers`` processes; forkserver on Linux, so no state of
+the caller such as torch's threads is inherited) or, with ``cluster``, a Dask cluster (an address,
+or a local cluster started for the run) through its ``concurrent.futures`` interface: one code
+path. At most ``2 × workers`` batches are in flight, so memory stays bounded.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import multiprocessing
 import os
 import sys
 from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import pyarrow as pa
@@ -21,19 +28,22 @@ import pyarrow as pa
 from kedro_gpt.text.config import CleaningConfig
 from kedro_gpt.text.prepare import DocumentPass, Preparation
 
+logger = logging.getLogger(__name__)
+
 #: One batch read: the batch, its columns as lists, its documents' preparations (None: do them here).
 PreparedBatch = tuple[pa.RecordBatch, dict[str, list[Any]], list[Preparation] | None]
 
-#: The worker's DocumentPass, set once when the worker starts.
-_WORKER: dict[str, DocumentPass] = {}
+#: Each worker's DocumentPass per configuration (a Dask worker may serve several runs).
+_PASSES: dict[str, DocumentPass] = {}
 
 
-def _start_worker(config: dict[str, Any]) -> None:
-    _WORKER["pass"] = DocumentPass(CleaningConfig.model_validate(config))
-
-
-def _prepare(rows: list[tuple[str, str | None, str]]) -> list[Preparation]:
-    return _WORKER["pass"].prepare_all(rows)
+def _prepare(config_json: str, rows: list[tuple[str, str | None, str]]) -> list[Preparation]:
+    document_pass = _PASSES.get(config_json)
+    if document_pass is None:
+        document_pass = DocumentPass(CleaningConfig.model_validate_json(config_json))
+        _PASSES.clear()
+        _PASSES[config_json] = document_pass
+    return document_pass.prepare_all(rows)
 
 
 def cpu_workers(workers: int) -> int:
@@ -50,43 +60,67 @@ def _rows(columns: dict[str, list[Any]]) -> list[tuple[str, str | None, str]]:
     return list(zip(columns["id"], columns["text"], columns["format"], strict=True))
 
 
+@contextmanager
+def batch_executor(config: CleaningConfig, workers: int) -> Iterator[tuple[Executor | None, int]]:
+    """``(executor, slots)``: a Dask cluster's executor when ``config.cluster`` is set, a pool of
+    ``workers`` local processes when ``workers`` > 1, else ``(None, 1)`` (prepare in this process)."""
+    with ExitStack() as stack:
+        if config.cluster is not None:
+            from distributed import Client, LocalCluster  # optional: the `dask` extra
+
+            if config.cluster.address is not None:
+                client = stack.enter_context(Client(config.cluster.address))
+            else:
+                cluster = stack.enter_context(
+                    LocalCluster(
+                        n_workers=config.cluster.local_workers,
+                        threads_per_worker=1,
+                        processes=True,
+                        dashboard_address=None,
+                    )
+                )
+                client = stack.enter_context(Client(cluster))
+            slots = max(1, sum(client.nthreads().values()))
+            logger.info("cleaning: preparing batches on %s (%d worker threads)", client, slots)
+            yield client.get_executor(), slots
+            return
+        if workers <= 1:
+            yield None, 1
+            return
+        method = "forkserver" if sys.platform.startswith("linux") else "spawn"
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method))
+        stack.callback(pool.shutdown, wait=True, cancel_futures=True)
+        yield pool, workers
+
+
 def prepared_batches(
     batches: Iterable[pa.RecordBatch], config: CleaningConfig, workers: int
 ) -> Iterator[PreparedBatch]:
-    """Each batch with its preparations, in input order; with ``workers`` > 1 they are made in
-    that many processes (forkserver on Linux: no state of the caller, e.g. torch's threads, is
-    inherited)."""
-    if workers <= 1:
-        for batch in batches:
-            yield batch, batch.to_pydict(), None
-        return
-    method = "forkserver" if sys.platform.startswith("linux") else "spawn"
-    pool = ProcessPoolExecutor(
-        workers,
-        mp_context=multiprocessing.get_context(method),
-        initializer=_start_worker,
-        initargs=(config.model_dump(mode="json"),),
-    )
-    pending: deque[tuple[int, pa.RecordBatch, dict[str, list[Any]], Future]] = deque()
+    """Each batch with its preparations, in input order, made by ``batch_executor``."""
+    with batch_executor(config, workers) as (executor, slots):
+        if executor is None:
+            for batch in batches:
+                yield batch, batch.to_pydict(), None
+            return
+        config_json = json.dumps(config.model_dump(mode="json"), sort_keys=True)
+        pending: deque[tuple[int, pa.RecordBatch, dict[str, list[Any]], Future]] = deque()
 
-    def finished() -> PreparedBatch:
-        number, batch, columns, future = pending.popleft()
-        try:
-            return batch, columns, future.result()
-        except BrokenProcessPool as err:
-            first = columns["id"][0] if columns["id"] else "none"
-            raise RuntimeError(
-                f"a cleaning worker died while preparing batch {number} (first document "
-                f"{first}); nothing of this run was kept as complete: {err}"
-            ) from err
+        def finished() -> PreparedBatch:
+            number, batch, columns, future = pending.popleft()
+            try:
+                return batch, columns, future.result()
+            except BrokenProcessPool as err:
+                first = columns["id"][0] if columns["id"] else "none"
+                raise RuntimeError(
+                    f"a cleaning worker died while preparing batch {number} (first document "
+                    f"{first}); nothing of this run was kept as complete: {err}"
+                ) from err
 
-    try:
         for number, batch in enumerate(batches):
             columns = batch.to_pydict()
-            pending.append((number, batch, columns, pool.submit(_prepare, _rows(columns))))
-            if len(pending) >= 2 * workers:
+            future = executor.submit(_prepare, config_json, _rows(columns))
+            pending.append((number, batch, columns, future))
+            if len(pending) >= 2 * slots:
                 yield finished()
         while pending:
             yield finished()
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
