@@ -184,6 +184,10 @@ class FinetuningConfig(StrictModel):
     seed: int = 1337
     training: FinetuneTrainConfig = Field(description="the loop's settings; batch_size = examples")
     checkpoint_dir: str = "data/06_models/checkpoints/finetune"
+    tensorboard_dir: str | None = Field(
+        None,
+        description="also write TensorBoard events under this folder (one per run); null = off",
+    )
     chat: ChatParams = ChatParams()
     classification: ClassificationParams = ClassificationParams()
     text2text: Text2TextParams = Text2TextParams()

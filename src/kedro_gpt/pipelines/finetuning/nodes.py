@@ -15,7 +15,6 @@ from kedro_gpt.finetune.run import run_task
 from kedro_gpt.model.bundle import ModelBundle
 from kedro_gpt.tracking.lineage import tag_run
 from kedro_gpt.tracking.metrics import metric_history
-from kedro_gpt.tracking.mlflow_callback import MLflowCallback
 from kedro_gpt.tracking.model_source import (
     catalog_model_lineage,
     lineage_tags,
@@ -23,6 +22,7 @@ from kedro_gpt.tracking.model_source import (
     load_registered_model,
 )
 from kedro_gpt.tracking.registry import register_model
+from kedro_gpt.tracking.run_callbacks import run_callbacks
 from kedro_gpt.training.result import TrainResult
 
 logger = logging.getLogger(__name__)
@@ -50,7 +50,8 @@ def finetune(
             **lineage_tags(bundle.info.get("lineage") or {}),
         }
     )
-    result = run_task(bundle, task_files, config, [MLflowCallback(params_prefix="finetuning")])
+    with run_callbacks("finetuning", config.tensorboard_dir) as callbacks:
+        result = run_task(bundle, task_files, config, callbacks)
     logger.info("fine-tuning (%s, %s) done: %s", config.task, config.mode, result.metrics)
     figure = result.figure or _loss_figure(result.history, config.task)
     return result.bundle, result.report, metric_history(result.metrics), result.samples, figure

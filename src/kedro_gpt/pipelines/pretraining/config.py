@@ -29,3 +29,7 @@ class PretrainingConfig(StrictModel):
         description="working folder for resumable checkpoints; the final model goes to the catalog",
     )
     resume: bool = Field(False, description="continue from the last checkpoint in checkpoint_dir")
+    tensorboard_dir: str | None = Field(
+        None,
+        description="also write TensorBoard events under this folder (one per run); null = off",
+    )

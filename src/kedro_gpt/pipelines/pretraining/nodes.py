@@ -19,7 +19,7 @@ from kedro_gpt.model.presets import model_config
 from kedro_gpt.pipelines.pretraining.config import PretrainingConfig
 from kedro_gpt.tokenizer.files import tokenizer_sha256
 from kedro_gpt.tokenizer.shards import TokenShards
-from kedro_gpt.tracking.mlflow_callback import MLflowCallback
+from kedro_gpt.tracking.run_callbacks import run_callbacks
 from kedro_gpt.training.checkpoint import read_config
 from kedro_gpt.training.launch import launch
 from kedro_gpt.training.result import TrainResult
@@ -54,7 +54,8 @@ def pretrain(
         val_tokens,
         config.resume,
     )
-    result = launch(spec, [MLflowCallback(params_prefix="pretraining")])
+    with run_callbacks("pretraining", config.tensorboard_dir) as callbacks:
+        result = launch(spec, callbacks)
     bundle = _trained_bundle(result, config, gpt_config, tokenizer, train_tokens, "pretraining")
     return bundle, result.to_dict()
 
@@ -89,7 +90,8 @@ def continue_pretraining(
         config.resume,
         init_from=str(init),
     )
-    result = launch(spec, [MLflowCallback(params_prefix="pretraining")])
+    with run_callbacks("pretraining", config.tensorboard_dir) as callbacks:
+        result = launch(spec, callbacks)
     base = {k: base_model.info.get(k) for k in ("source", "step", "tokens", "best_val_loss")}
     bundle = _trained_bundle(
         result,
