@@ -17,6 +17,7 @@ from kedro_gpt.pipelines import (
     ingestion,
     pretraining,
     tokenization,
+    tuning,
 )
 
 STAGES = {
@@ -27,6 +28,7 @@ STAGES = {
     "evaluation": evaluation.create_pipeline,  # scores the model just trained, registers it
     "finetuning": finetuning.create_pipeline,
     "comparison": comparison.create_pipeline,  # model versions side by side, promotes a champion
+    "tuning": tuning.create_pipeline,  # an Optuna sweep or an ablation of the pretraining parameters
 }
 
 # name -> the stages it chains, in order (aliases are one-stage composites)
@@ -35,6 +37,7 @@ COMPOSITES = {
     "pretrain": ["ingestion", "cleaning", "tokenization", "pretraining", "evaluation"],
     "finetune": ["finetuning"],
     "compare": ["comparison"],
+    "sweep": ["ingestion", "cleaning", "tokenization", "tuning"],
 }
 
 DEFAULT = "pretrain"

@@ -22,6 +22,7 @@ PARAMETER_MODELS = {
     "evaluation": "kedro_gpt.pipelines.evaluation.config:EvaluationConfig",
     "finetuning": "kedro_gpt.finetune.config:FinetuningConfig",
     "comparison": "kedro_gpt.pipelines.comparison.config:ComparisonConfig",
+    "sweep": "kedro_gpt.sweep.config:SweepConfig",
 }
 
 

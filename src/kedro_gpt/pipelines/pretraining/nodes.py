@@ -36,6 +36,21 @@ def pretrain(
 ) -> tuple[ModelBundle, dict[str, Any]]:
     """Train a GPT from scratch (or resume) and return the best model and the run's history."""
     config = parse_params(PretrainingConfig, params, "pretraining")
+    spec, gpt_config = pretraining_spec(train_tokens, val_tokens, tokenizer, config)
+    with run_callbacks("pretraining", config.tensorboard_dir) as callbacks:
+        result = launch(spec, callbacks)
+    bundle = _trained_bundle(result, config, gpt_config, tokenizer, train_tokens, "pretraining")
+    return bundle, result.to_dict()
+
+
+def pretraining_spec(
+    train_tokens: TokenShards,
+    val_tokens: TokenShards,
+    tokenizer: spm.SentencePieceProcessor,
+    config: PretrainingConfig,
+) -> tuple[TrainSpec, GPTConfig]:
+    """What training from scratch runs: the model's configuration (preset, overrides, the
+    tokenizer's vocabulary) and the loop's spec; the sweep builds each trial's the same way."""
     vocab = tokenizer.get_piece_size()
     if train_tokens.meta.get("vocab_size", vocab) != vocab:
         raise ValueError(
@@ -54,10 +69,7 @@ def pretrain(
         val_tokens,
         config.resume,
     )
-    with run_callbacks("pretraining", config.tensorboard_dir) as callbacks:
-        result = launch(spec, callbacks)
-    bundle = _trained_bundle(result, config, gpt_config, tokenizer, train_tokens, "pretraining")
-    return bundle, result.to_dict()
+    return spec, gpt_config
 
 
 def continue_pretraining(
