@@ -4,9 +4,21 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from kedro_gpt.config import StrictModel
+
+
+def flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested sections as dotted keys: ``{"training": {"lr": 1}}`` -> ``{"training.lr": 1}``."""
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
 
 
 class Dimension(StrictModel):
@@ -65,6 +77,18 @@ class SweepConfig(StrictModel):
         60, ge=1, description="a trial whose worker stopped beating this long is marked failed"
     )
     checkpoint_dir: str = "data/06_models/checkpoints/sweep"
+
+    @field_validator("base", mode="before")
+    @classmethod
+    def _flat_base(cls, value: Any) -> Any:
+        return flatten(value) if isinstance(value, dict) else value
+
+    @field_validator("ablation", mode="before")
+    @classmethod
+    def _flat_rows(cls, value: Any) -> Any:
+        if not isinstance(value, list):
+            return value
+        return [flatten(row) if isinstance(row, dict) else row for row in value]
 
     @model_validator(mode="after")
     def _check(self) -> SweepConfig:
