@@ -120,7 +120,10 @@ def clean_texts(
 
 
 def _check_columns(schema: pa.Schema, output_schema: pa.Schema) -> None:
-    missing = [c for c in (*REQUIRED_COLUMNS, *output_schema.names) if c not in schema.names]
+    """Every column cleaning needs, and every non-nullable output column, must be there (a
+    nullable one, e.g. ``date`` in documents ingested before it existed, is written as null)."""
+    needed = [*REQUIRED_COLUMNS, *(f.name for f in output_schema if not f.nullable)]
+    missing = [c for c in needed if c not in schema.names]
     if missing:
         raise ValueError(
             f"documents table lacks column(s) {sorted(set(missing))}; it has {schema.names}"
@@ -187,6 +190,8 @@ def _output_batch(
             arrays.append(pa.array(texts, type=f.type))
         elif f.name == "title":
             arrays.append(pa.array(titles, type=f.type))
+        elif f.name not in kept.schema.names:
+            arrays.append(pa.nulls(len(keep), type=f.type))
         else:
             arrays.append(kept.column(f.name).cast(f.type))
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
