@@ -91,6 +91,8 @@ def test_totals_add_up_over_sources(tmp_path: Path, ingest: Ingest) -> None:
         "oversize_documents": 0,
         "split_documents": 0,
         "duplicate_files": 1,
+        "archive_records": 0,
+        "filtered_records": 0,
     }
     assert sources[f"{tmp_path}/**/a.txt"]["skipped_files"] == [
         {"file": str(tmp_path / "t" / "a.txt"), "reason": "duplicate"}

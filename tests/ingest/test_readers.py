@@ -31,6 +31,7 @@ def test_txt_and_md_are_one_document_each(tmp_path: Path, ingest: Ingest) -> Non
         "title": None,
         "url": None,
         "text": "First line.\nSecond line.\n",
+        "date": None,
     }
     assert (b["format"], b["text"]) == ("md", "# Heading\n\nBody.")
     assert report["total"]["files"] == 2 and report["total"]["documents"] == 2
@@ -104,6 +105,7 @@ def test_csv_rows_with_quoted_newlines_and_malformed_rows(
             "title": "T1",
             "url": None,
             "text": "two\nlines",
+            "date": None,
         },
         {
             "id": document_id(str(path), 1),
@@ -112,6 +114,7 @@ def test_csv_rows_with_quoted_newlines_and_malformed_rows(
             "title": "",
             "url": None,
             "text": "plain",
+            "date": None,
         },
     ]
     assert report["total"]["malformed_csv_rows"] == 1

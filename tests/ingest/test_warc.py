@@ -6,7 +6,8 @@ from __future__ import annotations
 import gzip
 import logging
 
-from kedro_gpt.text.clean import clean_texts
+from kedro_gpt.text.config import CleaningConfig
+from kedro_gpt.text.prepare import DocumentPass
 from tests.ingest.conftest import Ingest
 
 PAGE = (
@@ -75,9 +76,8 @@ def test_warc_keeps_ok_html_responses_with_url_and_date(tmp_path, ingest: Ingest
     total = report["total"]
     assert (total["documents"], total["archive_records"], total["filtered_records"]) == (2, 4, 2)
     assert report["sources"][str(path)]["filtered_by"] == {"http_status_404": 1, "mime_type": 1}
-    kept, _ = clean_texts([(rows[0]["id"], rows[0]["format"], rows[0]["text"])])
-    text = kept[rows[0]["id"]].text
-    assert "small carnivorous mammals" in text and "menu" not in text
+    text, title = DocumentPass(CleaningConfig()).extract(rows[0]["text"], rows[0]["format"])
+    assert "small carnivorous mammals" in text and "menu" not in text and title == "Cats"
 
 
 def test_ids_are_stable_and_statuses_and_types_are_parameters(tmp_path, ingest: Ingest):
@@ -114,7 +114,10 @@ def test_wet_gives_the_converted_text(tmp_path, ingest: Ingest):
 def test_a_truncated_member_mid_file_names_the_record_and_keeps_the_ones_before(
     tmp_path, ingest: Ingest, caplog
 ):
-    members = [gzip.compress(_response(f"https://c.example/{i}", PAGE)) for i in range(4)]
+    # pages of ~40 KB, so the break comes after the reader's first buffers, as in a real crawl
+    filler = "".join(f"<p>Paragraph {k}: cats {k * 7919 % 104729} sleep.</p>" for k in range(1200))
+    page = PAGE.replace("</article>", filler + "</article>")
+    members = [gzip.compress(_response(f"https://c.example/{i}", page)) for i in range(4)]
     members[2] = members[2][: len(members[2]) // 2]  # cut in the middle of the third record
     path = tmp_path / "broken.warc.gz"
     path.write_bytes(b"".join(members))

@@ -62,7 +62,7 @@ class DocumentBatcher:
     def add(self, row: dict[str, str | None]) -> pa.RecordBatch | None:
         """Add one row; returns a full batch when this row fills one."""
         for name, values in self._columns.items():
-            values.append(row[name])
+            values.append(row.get(name))  # a nullable column (date) may be absent
         self._chars += len(row["text"] or "")
         if len(self._columns["id"]) >= self.max_docs or self._chars >= self.max_chars:
             return self.flush()

@@ -92,7 +92,11 @@ class _Capped(io.RawIOBase):
             if self._raw.read(1):
                 raise OversizeInput(self._message)
             return 0
-        n = self._raw.readinto(memoryview(buffer)[: self._limit - self._count]) or 0  # type: ignore[attr-defined]
+        view = memoryview(buffer)[: self._limit - self._count]
+        # one underlying read (readinto1) where the stream has it: a decompressor then hands over
+        # each gzip member's bytes before it meets a corrupt one (a full read would lose them)
+        read = getattr(self._raw, "readinto1", None) or self._raw.readinto  # type: ignore[attr-defined]
+        n = read(view) or 0
         self._count += n
         return n
 

@@ -61,11 +61,16 @@ class SweepConfig(StrictModel):
         description="overrides for every trial, e.g. the per-trial budget training.max_minutes: 1",
     )
     ablation: list[dict[str, Any]] = Field(
-        default_factory=list, description="mode ablation: one set of overrides of base per row"
+        default_factory=lambda: [
+            {"model.rope": False},
+            {"model.relu2": False},
+            {"training.optimizer": "adamw"},
+        ],
+        description="mode ablation: one set of overrides of base per row",
     )
     sampler: Literal["tpe", "random", "grid"] = "tpe"
     pruner: Literal["median", "successive_halving", "none"] = "median"
-    n_trials: int | None = Field(8, ge=1, description="trials in the study in all (resume counts)")
+    n_trials: int | None = Field(4, ge=1, description="trials in the study in all (resume counts)")
     timeout_minutes: float | None = Field(None, gt=0, description="this worker's wall-time budget")
     storage: str = Field(
         "sqlite:///data/sweeps/optuna.db",
