@@ -33,22 +33,26 @@ def _model_fields() -> set[str]:
     return {"preset", *(f.name for f in dataclasses.fields(GPTConfig))}
 
 
-def check_keys(params: Mapping[str, Any], keys_and_values: Mapping[str, Any]) -> None:
-    """Raise ``ConfigError`` naming the first key that is not a pretraining parameter, or whose
-    value the parameters refuse."""
+def check_keys(
+    params: Mapping[str, Any],
+    overrides: Mapping[str, Any],
+    base: Mapping[str, Any] | None = None,
+) -> None:
+    """Raise ``ConfigError`` naming the keys when ``overrides`` (on top of ``base``) name no
+    pretraining parameter, or give values the parameters refuse."""
     known_model = _model_fields()
-    for key, value in keys_and_values.items():
-        if key.startswith("model."):
-            field = key.split(".", 1)[1]
-            if field not in known_model:
-                raise ConfigError(
-                    f"sweep key {key!r}: the model has no field {field!r} "
-                    f"(known: {', '.join(sorted(known_model))})"
-                )
-        try:
-            parse_params(PretrainingConfig, apply_overrides(params, {key: value}), "pretraining")
-        except ConfigError as err:
-            raise ConfigError(f"sweep key {key!r} = {value!r}: {err}") from None
+    for key in overrides:
+        if key.startswith("model.") and key.split(".", 1)[1] not in known_model:
+            raise ConfigError(
+                f"sweep key {key!r}: the model has no field {key.split('.', 1)[1]!r} "
+                f"(known: {', '.join(sorted(known_model))})"
+            )
+    merged = apply_overrides(apply_overrides(params, base or {}), overrides)
+    try:
+        parse_params(PretrainingConfig, merged, "pretraining")
+    except ConfigError as err:
+        shown = ", ".join(f"{k} = {v!r}" for k, v in overrides.items())
+        raise ConfigError(f"sweep ({shown}): {err}") from None
 
 
 def check_budget(config: PretrainingConfig) -> None:

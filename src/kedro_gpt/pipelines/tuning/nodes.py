@@ -34,14 +34,14 @@ logger = logging.getLogger(__name__)
 def check_sweep(pretraining: dict[str, Any], config: SweepConfig) -> None:
     """Every key of the space, the base and the ablation rows is a pretraining parameter that
     takes the values given, and the base budget reaches an evaluation: before any trial."""
-    samples: dict[str, Any] = dict(config.base)
+    check_keys(pretraining, config.base)
     for key, dim in config.space.items():
         values = dim.choices if dim.type == "categorical" else [dim.low, dim.high]
         for value in values or []:
-            check_keys(pretraining, {key: int(value) if dim.type == "int" else value})
-    for change in config.ablation:
-        check_keys(pretraining, change)
-    check_keys(pretraining, samples)
+            check_keys(pretraining, {key: int(value) if dim.type == "int" else value}, config.base)
+    if config.mode == "ablation":
+        for change in config.ablation:
+            check_keys(pretraining, change, config.base)
     check_budget(
         parse_params(PretrainingConfig, apply_overrides(pretraining, config.base), "sweep")
     )
