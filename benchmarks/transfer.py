@@ -121,8 +121,13 @@ TECHNIQUES: dict[str, dict[str, Any]] = {
 
 
 def _classify(minutes: float, scratch: bool, technique: dict[str, Any]) -> str:
-    values = {
+    values = {  # every row fine-tunes the same way (conf/english's settings, also in the default env)
         "finetuning.task": "classification",
+        "finetuning.classification.max_examples": "null",
+        "finetuning.training.batch_size": 32,
+        "finetuning.training.eval_interval": 40,
+        "finetuning.training.checkpoint_interval": 40,
+        "finetuning.training.early_stopping_patience": 8,
         "finetuning.training.max_minutes": minutes,
         "finetuning.classification.scratch_baseline": str(scratch).lower(),
         **{f"finetuning.classification.{k}": v for k, v in technique.items()},
