@@ -11,7 +11,13 @@ import pyarrow.parquet as pq
 
 from kedro_gpt.ingest.config import IngestionConfig
 from kedro_gpt.ingest.errors import OversizeInput
-from kedro_gpt.ingest.inputs import READ_ERRORS, check_sha256, control_share, open_input
+from kedro_gpt.ingest.inputs import (
+    READ_ERRORS,
+    OpenedInput,
+    check_sha256,
+    control_share,
+    open_input,
+)
 from kedro_gpt.ingest.limits import Limits
 from kedro_gpt.ingest.readers import (
     FileState,
@@ -84,6 +90,79 @@ def _kept(read: int, before: str) -> str:
     return f"kept the {read} documents read before {before}, " if read else ""
 
 
+def _skipped_as_binary(
+    entry: Input, opened: OpenedInput, limits: Limits, stats: SourceStats
+) -> bool:
+    """Count and log an input whose first bytes are mostly control bytes (not Parquet or a web
+    archive, which are binary by design)."""
+    if opened.format == "parquet" or opened.format in ARCHIVE_FORMATS:
+        return False
+    share = control_share(opened.head)
+    if share <= limits.binary_control_ratio:
+        return False
+    logger.warning(
+        "%s: binary file (%.0f%% control bytes in its first %d bytes, over %s); skipped",
+        entry.source,
+        share * 100,
+        len(opened.head),
+        limits.named("binary_control_ratio"),
+    )
+    stats.binary_files += 1
+    stats.skip_file(entry.source, "binary")
+    return True
+
+
+def _by_format(opened: OpenedInput, entry: Input, state: FileState) -> Iterator[RawDocument]:
+    """The reader for the opened input's format."""
+    if opened.format == "parquet":
+        with spool(opened) as tmp:
+            yield from read_parquet(pq.ParquetFile(tmp), entry.spec, state, opened.url)
+    elif opened.format in ARCHIVE_FORMATS:
+        yield from read_archive(opened, entry.spec, state)
+    elif opened.format == "jsonl":
+        yield from read_jsonl(opened, entry.spec, state)
+    elif opened.format == "csv":
+        yield from read_csv(opened, entry.spec, state)
+    elif entry.spec.document_per != "file" and opened.format in ("txt", "md"):
+        yield from read_delimited(opened, entry.spec.document_per, state)
+    else:
+        yield from read_whole(opened, state)
+
+
+def _read_input(
+    entry: Input, limits: Limits, stats: SourceStats, state: FileState
+) -> Iterator[RawDocument]:
+    """One input's documents: a local Parquet file in place, anything else opened (downloaded,
+    decompressed, capped), checked for binary content and read by its format."""
+    if is_seekable_parquet(entry):
+        assert entry.path is not None
+        if entry.spec.sha256 is not None:
+            check_sha256(entry.path, entry.spec.sha256)
+        stats.bytes += entry.path.stat().st_size
+        yield from read_parquet(pq.ParquetFile(entry.path), entry.spec, state, None)
+        return
+    with open_input(entry, limits) as opened:
+        state.format = opened.format
+        try:
+            if not _skipped_as_binary(entry, opened, limits, stats):
+                yield from _by_format(opened, entry, state)
+        finally:
+            stats.bytes += opened.bytes_read
+
+
+def _fold(stats: SourceStats, state: FileState) -> None:
+    """Add what reading one input found (``state``) to its source's counters."""
+    stats.invalid_utf8_files += state.invalid_utf8
+    stats.malformed_jsonl_lines += state.malformed_jsonl_lines
+    stats.malformed_csv_rows += state.malformed_csv_rows
+    stats.oversize_documents += state.oversize_documents
+    stats.split_documents += state.split
+    stats.archive_records += state.records
+    for reason, count in state.filtered_records.items():
+        stats.filtered_records += count
+        stats.filtered_by[reason] = stats.filtered_by.get(reason, 0) + count
+
+
 def _raw_documents(
     entry: Input, limits: Limits, stats: SourceStats, state: FileState
 ) -> Iterator[RawDocument]:
@@ -95,54 +174,9 @@ def _raw_documents(
     stats.files += 1
     read = 0
     try:
-        if is_seekable_parquet(entry):
-            assert entry.path is not None
-            if entry.spec.sha256 is not None:
-                check_sha256(entry.path, entry.spec.sha256)
-            stats.bytes += entry.path.stat().st_size
-            for document in read_parquet(pq.ParquetFile(entry.path), entry.spec, state, None):
-                read += 1
-                yield document
-            return
-        with open_input(entry, limits) as opened:
-            state.format = opened.format
-            try:
-                share = control_share(opened.head)
-                binary_ok = opened.format == "parquet" or opened.format in ARCHIVE_FORMATS
-                if not binary_ok and share > limits.binary_control_ratio:
-                    logger.warning(
-                        "%s: binary file (%.0f%% control bytes in its first %d bytes, over %s); "
-                        "skipped",
-                        entry.source,
-                        share * 100,
-                        len(opened.head),
-                        limits.named("binary_control_ratio"),
-                    )
-                    stats.binary_files += 1
-                    stats.skip_file(entry.source, "binary")
-                    return
-                if opened.format == "parquet":
-                    with spool(opened) as tmp:
-                        documents = read_parquet(pq.ParquetFile(tmp), entry.spec, state, opened.url)
-                        for document in documents:
-                            read += 1
-                            yield document
-                    return
-                if opened.format in ARCHIVE_FORMATS:
-                    documents = read_archive(opened, entry.spec, state)
-                elif opened.format == "jsonl":
-                    documents = read_jsonl(opened, entry.spec, state)
-                elif opened.format == "csv":
-                    documents = read_csv(opened, entry.spec, state)
-                elif entry.spec.document_per != "file" and opened.format in ("txt", "md"):
-                    documents = read_delimited(opened, entry.spec.document_per, state)
-                else:
-                    documents = read_whole(opened, state)
-                for document in documents:
-                    read += 1
-                    yield document
-            finally:
-                stats.bytes += opened.bytes_read
+        for document in _read_input(entry, limits, stats, state):
+            read += 1
+            yield document
     except OversizeInput as err:
         logger.warning("%s: %s; %sskipped the rest", entry.source, err, _kept(read, "it"))
         stats.oversize_files += 1
@@ -160,15 +194,7 @@ def _raw_documents(
         stats.unreadable_files += 1
         stats.skip_file(entry.source, f"unreadable{where}: {type(err).__name__}: {err}")
     finally:
-        stats.invalid_utf8_files += state.invalid_utf8
-        stats.malformed_jsonl_lines += state.malformed_jsonl_lines
-        stats.malformed_csv_rows += state.malformed_csv_rows
-        stats.oversize_documents += state.oversize_documents
-        stats.split_documents += state.split
-        stats.archive_records += state.records
-        for reason, count in state.filtered_records.items():
-            stats.filtered_records += count
-            stats.filtered_by[reason] = stats.filtered_by.get(reason, 0) + count
+        _fold(stats, state)
         if state.invalid_utf8:
             logger.warning("%s: invalid UTF-8, decoded with replacement characters", entry.source)
 
