@@ -30,6 +30,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 CORPORA = {
@@ -120,14 +122,22 @@ TECHNIQUES: dict[str, dict[str, Any]] = {
 }
 
 
+def _english_finetuning() -> dict[str, Any]:
+    """conf/english's fine-tuning settings as dotted parameters, so the default-env row (the
+    Shakespeare model) fine-tunes exactly as the English rows do."""
+    path = ROOT / "conf" / "english" / "parameters_finetuning.yml"
+    finetuning = yaml.safe_load(path.read_text())["finetuning"]
+    values = {f"finetuning.training.{k}": v for k, v in finetuning["training"].items()}
+    values.update(
+        {f"finetuning.classification.{k}": v for k, v in finetuning["classification"].items()}
+    )
+    return {k: "null" if v is None else v for k, v in values.items()}
+
+
 def _classify(minutes: float, scratch: bool, technique: dict[str, Any]) -> str:
-    values = {  # every row fine-tunes the same way (conf/english's settings, also in the default env)
+    values = {
+        **_english_finetuning(),
         "finetuning.task": "classification",
-        "finetuning.classification.max_examples": "null",
-        "finetuning.training.batch_size": 32,
-        "finetuning.training.eval_interval": 40,
-        "finetuning.training.checkpoint_interval": 40,
-        "finetuning.training.early_stopping_patience": 8,
         "finetuning.training.max_minutes": minutes,
         "finetuning.classification.scratch_baseline": str(scratch).lower(),
         **{f"finetuning.classification.{k}": v for k, v in technique.items()},

@@ -6,35 +6,26 @@ bytes, a few dozen steps on one thread. Also a worker process:
 
 from __future__ import annotations
 
-import json
 import os
-import re
 import sys
 from pathlib import Path
 from typing import Any
-
-import torch
 
 from kedro_gpt.datasets.token_shards import TokenShardsDataset
 from kedro_gpt.sweep.config import SweepConfig
 from kedro_gpt.sweep.study import PruningCallback, TrainTrial, TrialOutcome, run_study
 from kedro_gpt.tokenizer.shards import TokenShards
 from kedro_gpt.training import train
-from kedro_gpt.training.meter import CACHE_FILE, machine_key
 from tests.conftest import PROJECT_ROOT
-from tests.training.conftest import char_tokens, tiny_config, tiny_model
+from tests.training.conftest import char_tokens, tiny_config, tiny_model, write_peak_cache
 from tests.training.test_loop import evaluator, windows
 
 SHAKESPEARE = PROJECT_ROOT / "data" / "01_raw" / "tinyshakespeare" / "input.txt"
 
 
 def peak_cache(folder: Path) -> None:
-    """A fixed matmul-peak figure, so trials do not measure the machine (as the loop tests)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    key = machine_key(torch.device("cpu"), torch.float32)
-    keys = {re.sub(r"threads=\d+", f"threads={n}", key) for n in (1, 2, torch.get_num_threads())}
-    (folder / CACHE_FILE).write_text(json.dumps({k: {"flops": 1e11, "quiet": True} for k in keys}))
-    os.environ["KEDRO_GPT_CACHE_DIR"] = str(folder)
+    """A fixed matmul-peak figure for this process and its children (as the loop tests)."""
+    os.environ["KEDRO_GPT_CACHE_DIR"] = str(write_peak_cache(folder))
 
 
 def token_splits(root: Path) -> dict[str, TokenShards]:

@@ -50,16 +50,21 @@ def char_tokens(text: str) -> np.ndarray:
     return (np.frombuffer(text.encode("utf-8"), dtype=np.uint8) % 64).astype(np.uint16)
 
 
-@pytest.fixture(scope="session")
-def _peak_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A peak cache with a fixed figure, so loop tests do not measure on a busy machine
-    (test_meter.py tests the measuring and caching with caches of its own)."""
-    folder = tmp_path_factory.mktemp("kg_cache")
+def write_peak_cache(folder: Path) -> Path:
+    """A peak cache in ``folder`` with a fixed figure, so training does not measure the machine."""
+    folder.mkdir(parents=True, exist_ok=True)
     key = machine_key(torch.device("cpu"), torch.float32)
     keys = {re.sub(r"threads=\d+", f"threads={n}", key) for n in (1, 2, torch.get_num_threads())}
     table = {k: {"flops": 1e11, "quiet": True} for k in keys}
     (folder / CACHE_FILE).write_text(json.dumps(table))
     return folder
+
+
+@pytest.fixture(scope="session")
+def _peak_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fixed peak, so loop tests do not measure on a busy machine (test_meter.py tests the
+    measuring and caching with caches of its own)."""
+    return write_peak_cache(tmp_path_factory.mktemp("kg_cache"))
 
 
 @pytest.fixture(autouse=True)

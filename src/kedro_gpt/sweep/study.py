@@ -24,6 +24,7 @@ from optuna.study import MaxTrialsCallback
 from optuna.trial import FrozenTrial, TrialState
 
 from kedro_gpt.sweep.config import Dimension, SweepConfig
+from kedro_gpt.sweep.overrides import apply_overrides
 from kedro_gpt.training.callbacks import TrainCallback
 
 logger = logging.getLogger(__name__)
@@ -288,11 +289,4 @@ def best_parameters(report: dict[str, Any]) -> dict[str, Any]:
     best = report.get("best")
     if not best:
         return {}
-    nested: dict[str, Any] = {}
-    for key, value in best["overrides"].items():
-        node = nested
-        *parents, leaf = key.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = value
-    return {"pretraining": nested}
+    return {"pretraining": apply_overrides({}, best["overrides"])}
