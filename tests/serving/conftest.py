@@ -26,11 +26,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(bundle: ModelBundle, **settings) -> Iterator[str]:
-    """Serve ``bundle`` with uvicorn in a thread; yields the base URL."""
+def running_server(
+    bundle: ModelBundle, app_options: dict | None = None, **settings
+) -> Iterator[str]:
+    """Serve ``bundle`` with uvicorn in a thread (``create_app``'s keyword ``app_options``);
+    yields the base URL."""
     port = free_port()
     config = ServerSettings(**settings)
-    app = create_app(bundle, config)
+    app = create_app(bundle, config, **(app_options or {}))
     server = uvicorn.Server(
         uvicorn_config(app, config, "127.0.0.1", port, log_level="warning", lifespan="on")
     )
@@ -59,6 +62,13 @@ def tiny_bundle(tiny_model_dir) -> ModelBundle:
 
 
 @pytest.fixture(scope="session")
-def server(tiny_bundle) -> Iterator[str]:
-    with running_server(tiny_bundle, max_tokens_limit=64) as url:
+def feedback_db(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("feedback") / "feedback.db"
+
+
+@pytest.fixture(scope="session")
+def server(tiny_bundle, feedback_db) -> Iterator[str]:
+    with running_server(
+        tiny_bundle, max_tokens_limit=64, feedback_url=f"sqlite:///{feedback_db}"
+    ) as url:
         yield url

@@ -188,7 +188,7 @@ def test_lone_surrogates_are_400(http, body, param):
 
 def _generated(http: httpx.Client) -> float:
     for line in http.get("/metrics").text.splitlines():
-        if line.startswith("kedro_gpt_generated_tokens_total "):
+        if line.startswith('kedro_gpt_generated_tokens_total{model_version=""} '):
             return float(line.split()[1])
     raise AssertionError("no generated token counter")
 

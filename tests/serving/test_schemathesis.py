@@ -27,6 +27,8 @@ ENDPOINTS = [
     "POST /v1/completions",
     "POST /v1/chat/completions",
     "POST /v1/classify",
+    "POST /v1/feedback",
+    "POST /admin/reload",
     "GET /v1/models",
     "GET /health",
     "GET /metrics",

@@ -28,6 +28,9 @@ def prepare_backbone(model: GPT, config: FinetuningConfig) -> dict[str, Any]:
     """Set up ``model`` for the configured mode; returns what is trained."""
     total = sum(p.numel() for p in model.parameters())
     info: dict[str, Any] = {"mode": config.mode}
+    if config.dropout is not None:
+        model.set_dropout(config.dropout)
+        info["dropout"] = config.dropout
     if config.mode == "freeze":
         freeze_lower_layers(model, config.freeze_layers)
         info["freeze_layers"] = config.freeze_layers
@@ -44,8 +47,10 @@ def prepare_backbone(model: GPT, config: FinetuningConfig) -> dict[str, Any]:
 
 
 def finalize_backbone(model: GPT) -> GPT:
-    """Merge any LoRA adapters into the weights and make every parameter trainable again."""
+    """Merge any LoRA adapters into the weights, make every parameter trainable again and put
+    back the model's own dropout."""
     merge_lora(model)
+    model.set_dropout(model.config.dropout)
     for param in model.parameters():
         param.requires_grad_(True)
     return model.eval()

@@ -169,7 +169,11 @@ def fit_classifier(
     gradual unfreezing; discriminative learning rates throughout), each phase keeping its best
     held-out checkpoint. ``adapt=False``: the whole model at once, one learning rate (scratch)."""
     params = config.classification
-    info = prepare_backbone(backbone, config) if adapt else {"mode": "full"}
+    if adapt:
+        info = prepare_backbone(backbone, config)
+    else:  # from scratch: the whole model, the same regularization
+        info = {"mode": "full"}
+        backbone.set_dropout(backbone.config.dropout if config.dropout is None else config.dropout)
     trainable = {id(p) for p in backbone.parameters() if p.requires_grad}  # LoRA / freeze
     model = GPTClassifier(
         backbone,

@@ -179,6 +179,9 @@ class FinetuningConfig(StrictModel):
     task: Task = "chat"
     mode: Literal["full", "freeze", "lora"] = "full"
     freeze_layers: int = Field(0, ge=0, description="mode freeze: the lowest N blocks + embeddings")
+    dropout: float | None = Field(
+        None, ge=0, lt=1, description="dropout while fine-tuning; null = the base model's own"
+    )
     lora: LoRAParams = LoRAParams()
     base_model: BaseModelParams = BaseModelParams()
     seed: int = 1337

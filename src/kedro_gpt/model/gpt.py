@@ -185,6 +185,17 @@ class GPT(nn.Module):
             {"params": no_decay, "weight_decay": 0.0},
         ]
 
+    def set_dropout(self, p: float) -> None:
+        """Every dropout in the model (embeddings, attention, residuals) to ``p``; the config, and
+        so the saved model, keeps its own value (fine-tuning regularizes, inference never drops)."""
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {p!r}")
+        for module in self.modules():
+            if isinstance(module, nn.Dropout):
+                module.p = p
+        for block in self.transformer.h:
+            block.attn.dropout = p
+
     def hidden_matrix_params(self) -> list[nn.Parameter]:
         """The 2-D weights inside the blocks (not embeddings or head), e.g. for Muon."""
         return [p for p in self.transformer.h.parameters() if p.dim() >= 2]

@@ -134,16 +134,27 @@ def cli() -> None:
               help="serve /docs, /redoc and /openapi.json (open without a key)")  # fmt: skip
 @click.option("--batching/--no-batching", default=True, show_default=True)
 @click.option("--device", default="cpu", show_default=True)
+@click.option("--feedback-db", default=None, envvar="KEDRO_GPT_FEEDBACK_DB",
+              help="SQLAlchemy URL of the feedback database "
+              "[default: sqlite:///PROJECT/data/feedback/feedback.db; 'none' for no feedback]")  # fmt: skip
+@click.option("--follow-interval", default=30.0, show_default=True, type=click.FloatRange(0),
+              help="with --model models:/NAME@ALIAS: seconds between checks that the alias "
+              "moved (0: only POST /admin/reload)")  # fmt: skip
 def serve(
     source, project, env, tracking_uri, host, port, model_name, api_key, max_tokens_limit,
     max_queue, max_batch_size, request_timeout, queue_timeout, read_timeout, max_body_bytes,
-    docs, batching, device,
+    docs, batching, device, feedback_db, follow_interval,
 ) -> None:  # fmt: skip
-    """Serve the model with an OpenAI-compatible API (uvicorn)."""
+    """Serve the model with an OpenAI-compatible API and the playground page at / (uvicorn).
+
+    With --model models:/NAME@ALIAS the server follows the alias: when it moves to another
+    version, the new model is loaded in the background and answers from the next request on."""
     from kedro_gpt.serving import ServerSettings, create_app
     from kedro_gpt.serving.server import serve as run_server
+    from kedro_gpt.tracking.model_source import follows_alias, load_model, registered_version
 
-    bundle = _load(source, _locations(project, env, tracking_uri), device)
+    locations = _locations(project, env, tracking_uri)
+    bundle = _load(source, locations, device)
     settings = ServerSettings(
         model_name=model_name,
         api_key=api_key,
@@ -156,10 +167,26 @@ def serve(
         request_timeout_s=request_timeout,
         queue_timeout_s=queue_timeout,
         batching=batching,
+        feedback_url=_feedback_url(feedback_db, project),
+        follow_interval_s=follow_interval,
     )
     if host not in ("127.0.0.1", "localhost", "::1") and api_key is None:
         click.echo(f"warning: listening on {host} without an API key", err=True)
-    run_server(create_app(bundle, settings), settings, host, port)
+    version = None
+    if follows_alias(source):
+        click.echo(f"following {source} (every {follow_interval:g} s)", err=True)
+        version = lambda: registered_version(source, locations.tracking_uri)  # noqa: E731
+    app = create_app(
+        bundle, settings, reload=lambda: load_model(source, locations, device), version=version
+    )
+    click.echo(f"playground: http://{host}:{port}/", err=True)
+    run_server(app, settings, host, port)
+
+
+def _feedback_url(option: str | None, project: Path) -> str | None:
+    if option is None:
+        return f"sqlite:///{(project / 'data' / 'feedback' / 'feedback.db').resolve()}"
+    return None if option.lower() == "none" else option
 
 
 @cli.command()

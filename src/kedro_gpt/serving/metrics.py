@@ -13,8 +13,8 @@ class Metrics:
         r = self.registry
         self.requests = Counter(
             "kedro_gpt_requests",
-            "HTTP requests by endpoint and status",
-            ["endpoint", "status"],
+            "HTTP requests by endpoint, status and the model version that answered",
+            ["endpoint", "status", "model_version"],
             registry=r,
         )
         self.latency = Histogram(
@@ -26,7 +26,16 @@ class Metrics:
         )
         self.prompt_tokens = Counter("kedro_gpt_prompt_tokens", "Prompt tokens read", registry=r)
         self.generated_tokens = Counter(
-            "kedro_gpt_generated_tokens", "Tokens generated", registry=r
+            "kedro_gpt_generated_tokens",
+            "Tokens generated, by model version",
+            ["model_version"],
+            registry=r,
+        )
+        self.model_info = Gauge(
+            "kedro_gpt_model_info", "1 for the model version served now", ["version"], registry=r
+        )
+        self.model_switches = Counter(
+            "kedro_gpt_model_switches", "Times a new model version was installed", registry=r
         )
         self.batch_size = Histogram(
             "kedro_gpt_batch_size",

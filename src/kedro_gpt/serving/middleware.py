@@ -10,7 +10,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from kedro_gpt.serving.errors import error_body
 from kedro_gpt.serving.metrics import Metrics
 
-CLOSE = {"Connection": "close"}  # the rest of a refused body is not worth reading
+CLOSE = {"Connection": "close"}
+VERSION_HEADER = b"x-model-version"  # the rest of a refused body is not worth reading
 
 
 class BodyTooLarge(HTTPException):
@@ -62,7 +63,9 @@ class BodyLimit:
 
 
 class RequestMetrics:
-    """Count every answered request by route and status (``kedro_gpt_requests_total``)."""
+    """Count every answered request by route, status and model version
+    (``kedro_gpt_requests_total``), and return the request's model lease once the last byte of
+    the response (a whole stream) is sent."""
 
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
@@ -73,15 +76,23 @@ class RequestMetrics:
             await self.app(scope, receive, send)
             return
         status = 500
+        state = scope.setdefault("state", {})  # shared with the request: it holds the lease
 
         async def send_status(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                if "served" in state:  # which model answered (the playground's feedback says)
+                    version = state["served"].version.encode("latin-1", "replace")
+                    message["headers"] = [*message.get("headers", []), (VERSION_HEADER, version)]
             await send(message)
 
         try:
             await self.app(scope, receive, send_status)
         finally:
             endpoint = getattr(scope.get("route"), "path", "other")
-            self.metrics.requests.labels(endpoint, str(status)).inc()
+            served = state.get("served")
+            version = "" if served is None else served.version
+            self.metrics.requests.labels(endpoint, str(status), version).inc()
+            if served is not None:
+                served.release()

@@ -12,16 +12,10 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from kedro_gpt.unicode_text import Text
+
 MIN_TEMPERATURE = 1e-3  # below it logits / temperature overflow float32 (nan probabilities)
 MIN_TOP_P = 1e-6  # below it top_p rounds to 0 in float32 and no token is left
-
-
-def _valid_unicode(text: str) -> str:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as err:
-        raise ValueError(f"not valid Unicode: a lone surrogate at character {err.start}") from None
-    return text
 
 
 def _sampleable_temperature(value: float) -> float:
@@ -36,7 +30,6 @@ def _sampleable_top_p(value: float) -> float:
     return value
 
 
-Text = Annotated[str, AfterValidator(_valid_unicode)]
 Stop = Text | Annotated[list[Text], Field(max_length=4)] | None
 STRICT = ConfigDict(extra="forbid", strict=True)
 
@@ -170,6 +163,7 @@ class ModelList(BaseModel):
 class Health(BaseModel):
     status: Literal["ok"] = "ok"
     model: str
+    model_version: str = Field("", description="registry or catalog version; '' for a folder")
     queued: int
     running: int
 

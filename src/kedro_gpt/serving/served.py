@@ -1,9 +1,15 @@
 """What every request handler shares: the model bundle, the settings, the engine and the metrics,
-reached through FastAPI dependencies (:data:`ServedDep`, :func:`authorize`)."""
+reached through FastAPI dependencies (:data:`ServedDep`, :func:`authorize`).
+
+A request takes the :class:`Served` model current when it starts (a lease, from the app's
+:class:`~kedro_gpt.serving.slot.ModelSlot`) and keeps it to its last byte: when a new model is
+installed mid-request, the request still ends on the model it started with, and that model's
+engine stops once its last lease is returned."""
 
 from __future__ import annotations
 
 import hmac
+import threading
 import time
 from typing import Annotated, Any
 
@@ -21,13 +27,27 @@ from kedro_gpt.serving.settings import ServerSettings
 from kedro_gpt.tokenizer.special_tokens import ENDOFTEXT, find_token_id
 
 
-class Served:
-    """The bundle, settings, engine, metrics and special token ids of one app."""
+def model_version(bundle: ModelBundle) -> str:
+    """The registry version (``models:/NAME/3`` → ``"3"``) or the catalog version of a bundle;
+    ``""`` for a folder."""
+    lineage = bundle.info.get("lineage") or {}
+    loaded = bundle.info.get("loaded_from") or {}
+    return str(lineage.get("registered_version") or loaded.get("version") or "")
 
-    def __init__(self, bundle: ModelBundle, settings: ServerSettings) -> None:
+
+class Served:
+    """The bundle, settings, engine, metrics and special token ids of one served model."""
+
+    def __init__(
+        self, bundle: ModelBundle, settings: ServerSettings, metrics: Metrics | None = None
+    ) -> None:
         self.bundle = bundle
         self.settings = settings
-        self.metrics = Metrics()
+        self.metrics = metrics or Metrics()
+        self.version = model_version(bundle)
+        self._leases = 0
+        self._retired = False
+        self._lock = threading.Lock()
         self.engine = GenerationEngine(
             bundle.model,
             max_queue=settings.max_queue,
@@ -35,7 +55,7 @@ class Served:
             max_batch_size=settings.max_batch_size,
             batch_window_ms=settings.batch_window_ms,
             on_batch=self.metrics.batch_size.observe,
-            on_tokens=self.metrics.generated_tokens.inc,
+            on_tokens=self.metrics.generated_tokens.labels(self.version).inc,
         )
         self.eot = find_token_id(bundle.tokenizer, ENDOFTEXT)
         self.max_prompt_tokens = settings.max_prompt_tokens or bundle.config.block_size
@@ -43,6 +63,28 @@ class Served:
         head = bundle.info.get("classifier")  # saved by the fine-tuning stage's classification task
         self.classifier = GPTClassifier.from_head_state(bundle.model, head).eval() if head else None
         self.labels: list[str] = list(head["labels"]) if head else []
+
+    def acquire(self) -> None:
+        with self._lock:
+            self._leases += 1
+
+    def release(self) -> None:
+        with self._lock:
+            self._leases -= 1
+            done = self._retired and self._leases == 0
+        if done:
+            self._stop()
+
+    def retire(self) -> None:
+        """No new request will get this model; its engine stops when the last one ends."""
+        with self._lock:
+            self._retired = True
+            done = self._leases == 0
+        if done:
+            self._stop()
+
+    def _stop(self) -> None:  # joins the worker: never on the event loop
+        threading.Thread(target=self.engine.stop, name="kedro-gpt-retire", daemon=True).start()
 
     def classify(self, texts: list[str]) -> list[dict[str, Any]]:
         """Label and per-label probabilities of each text (its first ``block_size`` tokens)."""
@@ -76,7 +118,11 @@ class Served:
 
 
 def get_served(request: Request) -> Served:
-    return request.app.state.served
+    """The current model, leased to this request until its response ends (the lease is returned
+    by :class:`~kedro_gpt.serving.middleware.RequestMetrics`)."""
+    served = request.app.state.slot.acquire()
+    request.state.served = served
+    return served
 
 
 ServedDep = Annotated[Served, Depends(get_served)]

@@ -36,3 +36,9 @@ class ServerSettings(StrictModel):
     batching: bool = True
     max_batch_size: int = Field(8, ge=1)
     batch_window_ms: float = Field(5.0, ge=0, description="wait this long to gather a batch")
+    feedback_url: str | None = Field(
+        None, description="SQLAlchemy URL of the feedback database; None: no /v1/feedback"
+    )
+    follow_interval_s: float = Field(
+        30.0, ge=0, description="how often to ask whether the followed alias moved; 0 = never"
+    )

@@ -241,6 +241,17 @@ def _check_store(uri: str, tracking_uri: str | None) -> None:
         )
 
 
+def registered_version(uri: str, tracking_uri: str | None = None) -> str:
+    """The version a ``models:/NAME@ALIAS`` (or ``models:/NAME/VERSION``) URI names now."""
+    _check_store(uri, tracking_uri)
+    return _registered_source(uri, tracking_uri)[1]["registered_version"]
+
+
+def follows_alias(reference: str | None) -> bool:
+    """Whether ``reference`` is a registry alias, whose version can move (``@champion``)."""
+    return bool(reference and reference.startswith("models:/") and "@" in reference)
+
+
 def _split_models_uri(uri: str) -> tuple[str, str | None, str | None]:
     """``(name, alias, version)`` of a ``models:/`` URI."""
     ref = uri.removeprefix("models:/").rstrip("/")

@@ -15,7 +15,12 @@ router = APIRouter()
 @router.get("/health", response_model=s.Health)
 async def health(served: ServedDep) -> s.Health:
     engine = served.engine
-    return s.Health(model=served.settings.model_name, queued=engine.queued, running=engine.running)
+    return s.Health(
+        model=served.settings.model_name,
+        model_version=served.version,
+        queued=engine.queued,
+        running=engine.running,
+    )
 
 
 @router.get("/metrics", response_class=Response)
