@@ -107,8 +107,8 @@ class ModelFollower:
             try:
                 self.check()
                 self.last_error = None
-            except (
-                Exception
-            ) as err:  # the registry is down or the new model is broken: keep serving
-                self.last_error = f"{type(err).__name__}: {err}"
-                logger.warning("could not follow the model reference: %s", self.last_error)
+            except Exception as err:  # a registry or model error: keep serving the old one
+                error = f"{type(err).__name__}: {err}"
+                if error != self.last_error:  # once per new error, not every interval
+                    logger.warning("could not follow the model reference: %s", error)
+                self.last_error = error

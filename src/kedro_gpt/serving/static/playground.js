@@ -147,10 +147,10 @@ function addFeedback(answer, exchange) {
   const up = document.createElement("button");
   const down = document.createElement("button");
   up.type = down.type = "button";
-  up.textContent = "👍";
-  down.textContent = "👎";
-  up.title = "good answer";
-  down.title = "bad answer";
+  up.textContent = "Good";  // words, not emoji: no emoji font is needed to read them
+  down.textContent = "Bad";
+  up.title = "a good answer (thumbs up)";
+  down.title = "a bad answer (thumbs down)";
   up.className = "rate-up";
   down.className = "rate-down";
   for (const [button, value] of [[up, "up"], [down, "down"]]) {
