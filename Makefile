@@ -20,7 +20,7 @@ export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
 
 ENGLISH_RAW := data/english/01_raw
 
-.PHONY: run english test install install-dev lint format viz mlflow-ui clean
+.PHONY: run english test install install-dev browser lint format viz mlflow-ui clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -58,7 +58,18 @@ english: install
 	$(BIN)/kedro run --env=english --pipelines=adapt
 	$(BIN)/kedro run --env=english --pipelines=finetune_adapted
 
-test: install-dev
+# The playground's browser test drives Debian's Chromium (Playwright's own download is not
+# reachable from every machine): installed with apt where we are root and it is missing.
+browser:
+	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing Debian's chromium for the playground's browser test"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null \
+		|| { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; } \
+		|| echo "warning: could not install chromium: the browser test will be skipped"; \
+	else echo "no chromium: the browser test will be skipped (apt-get install chromium)"; fi
+
+test: install-dev browser
 	$(BIN)/python -m pytest
 
 lint: install-dev

@@ -66,7 +66,7 @@ def finetune_adapted() -> Pipeline:
     return pipeline(
         finetuning.create_pipeline(),
         namespace=ADAPT,
-        inputs={"task_files"},
+        inputs={"task_files", "feedback_db"},
         parameters={"params:finetuning": "params:finetuning"},
     )
 

@@ -5,6 +5,7 @@
 
 from typing import Any
 
+from kedro_gpt.datasets.feedback_table import FeedbackTableDataset
 from kedro_gpt.datasets.json_report import JSONReportDataset
 from kedro_gpt.datasets.parquet_stream import StreamingParquetDataset
 from kedro_gpt.datasets.sentencepiece_model import SentencePieceModelDataset
@@ -12,6 +13,7 @@ from kedro_gpt.datasets.text_report import TextReportDataset
 from kedro_gpt.datasets.token_shards import TokenShardsDataset
 
 __all__ = [
+    "FeedbackTableDataset",
     "GPTModelDataset",
     "JSONReportDataset",
     "SentencePieceModelDataset",

@@ -89,6 +89,10 @@ class ChatParams(StrictModel):
     system_prompt: str | None = None
     eval_fraction: float = Field(0.1, gt=0, lt=1)
     generation: GenerationParams = GenerationParams(eval_examples=20, max_new_tokens=48)
+    feedback: bool = Field(
+        True,
+        description="also learn from the feedback snapshot: edited answers and up-voted answers",
+    )
 
 
 class ClassificationParams(StrictModel):
@@ -168,6 +172,15 @@ class ContinuedPretrainingParams(StrictModel):
     val_fraction: float = Field(0.1, gt=0, lt=1)
 
 
+class DPOParams(StrictModel):
+    """Mode ``dpo``: Direct Preference Optimization on the feedback's preference pairs."""
+
+    beta: float = Field(0.1, gt=0, description="how far from the frozen reference (higher: less)")
+    eval_fraction: float = Field(
+        0.2, gt=0, lt=1, description="pairs held out: early stopping and the preference rate"
+    )
+
+
 class RegistryParams(StrictModel):
     """Registration of the fine-tuned model in the MLflow model registry (for ``comparison``)."""
 
@@ -177,12 +190,13 @@ class RegistryParams(StrictModel):
 
 class FinetuningConfig(StrictModel):
     task: Task = "chat"
-    mode: Literal["full", "freeze", "lora"] = "full"
+    mode: Literal["full", "freeze", "lora", "dpo"] = "full"
     freeze_layers: int = Field(0, ge=0, description="mode freeze: the lowest N blocks + embeddings")
     dropout: float | None = Field(
         None, ge=0, lt=1, description="dropout while fine-tuning; null = the base model's own"
     )
     lora: LoRAParams = LoRAParams()
+    dpo: DPOParams = DPOParams()
     base_model: BaseModelParams = BaseModelParams()
     seed: int = 1337
     training: FinetuneTrainConfig = Field(description="the loop's settings; batch_size = examples")
@@ -201,4 +215,6 @@ class FinetuningConfig(StrictModel):
     def _check(self) -> FinetuningConfig:
         if self.mode == "freeze" and self.freeze_layers < 1:
             raise ValueError("mode 'freeze' needs freeze_layers >= 1")
+        if self.mode == "dpo" and self.task != "chat":
+            raise ValueError("mode 'dpo' learns from chat feedback: it needs task 'chat'")
         return self

@@ -87,10 +87,17 @@ def fit_language_model(
     return finalize_backbone(model), result, adapt, base_loss
 
 
-def eval_loss(model: torch.nn.Module, evaluator: Evaluator, config: FinetuningConfig) -> float:
+def eval_metrics(
+    model: torch.nn.Module, evaluator: Evaluator, config: FinetuningConfig
+) -> dict[str, float]:
+    """``evaluator``'s full held-out metrics of ``model`` on the configured device."""
     precision = resolve_precision(config.training.device, config.training.dtype)
     model.to(precision.device)
-    return float(evaluator.evaluate(model, precision, DistContext(), full=True)["loss"])
+    return evaluator.evaluate(model, precision, DistContext(), full=True)
+
+
+def eval_loss(model: torch.nn.Module, evaluator: Evaluator, config: FinetuningConfig) -> float:
+    return float(eval_metrics(model, evaluator, config)["loss"])
 
 
 def holdout_split(items: list[Any], fraction: float, seed: int) -> tuple[list[Any], list[Any]]:

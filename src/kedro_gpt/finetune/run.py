@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import pandas as pd
+
+from kedro_gpt.feedback.examples import feedback_examples
 from kedro_gpt.finetune.classification import run_classification
 from kedro_gpt.finetune.config import FinetuningConfig
 from kedro_gpt.finetune.continued import run_continued_pretraining
@@ -18,6 +21,7 @@ from kedro_gpt.finetune.data import (
     text_pairs,
 )
 from kedro_gpt.finetune.fit import TaskResult
+from kedro_gpt.finetune.preference_task import run_dpo
 from kedro_gpt.model.bundle import ModelBundle
 from kedro_gpt.training.callbacks import TrainCallback
 
@@ -27,20 +31,29 @@ def run_task(
     files: Mapping[str, Any],
     config: FinetuningConfig,
     callbacks: Sequence[TrainCallback] = (),
+    feedback: pd.DataFrame | None = None,
 ) -> TaskResult:
     """Fine-tune ``bundle`` on ``config.task``; ``files`` maps task file names (relative to the
-    task folder) to their text or to a loader returning it."""
+    task folder) to their text or to a loader returning it. ``feedback`` (the feedback table's
+    snapshot) adds examples to chat, and is all that mode ``dpo`` learns from."""
     stats = LoadStats()
-    if config.task == "chat":
+    learned = feedback_examples(feedback if feedback is not None else pd.DataFrame())
+    if config.task == "chat" and config.mode == "dpo":
+        result = run_dpo(bundle, learned.pairs, config, callbacks)
+        result.report["feedback"] = learned.counts
+    elif config.task == "chat":
         p = config.chat
         conversations = []
         for name in p.files:
             conversations += chat_conversations(
                 name, resolve(files, name), p.prompt_keys, p.response_keys, p.system_prompt, stats
             )
+        if p.feedback:
+            conversations += learned.supervised
         result = run_conversations(
             bundle, conversations, None, config, p.generation, callbacks, p.eval_fraction
         )
+        result.report["feedback"] = {**learned.counts, "used": p.feedback}
     elif config.task == "classification":
         p = config.classification
         labels = list(p.labels or p.label_files)

@@ -113,16 +113,20 @@ class LoggingCallback(TrainCallback):
 
     def on_eval(self, step: int, metrics: dict[str, float]) -> None:
         extra = "".join(
-            f" | {name} {metrics[name]:.4f}"
-            for name in ("bits_per_byte", "bits_per_char")
+            f" | {label} {metrics[name]:{spec}}"
+            for name, label, spec in (
+                ("perplexity", "ppl", ".2f"),
+                ("bits_per_byte", "bits_per_byte", ".4f"),
+                ("bits_per_char", "bits_per_char", ".4f"),
+                ("preference_rate", "preference_rate", ".3f"),  # DPO
+            )
             if name in metrics
         )
         logger.info(
-            "%s step %d | val loss %.4f | ppl %.2f%s",
+            "%s step %d | val loss %.4f%s",
             "final eval" if metrics.get("final") else "eval",
             step,
             metrics["loss"],
-            metrics["perplexity"],
             extra,
         )
 

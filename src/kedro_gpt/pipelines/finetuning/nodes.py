@@ -7,6 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 import matplotlib.pyplot as plt
+import pandas as pd
+import pyarrow.parquet as pq
 from matplotlib.figure import Figure
 
 from kedro_gpt.config import parse_params
@@ -28,13 +30,21 @@ from kedro_gpt.training.result import TrainResult
 logger = logging.getLogger(__name__)
 
 
+def snapshot_feedback(feedback_db: pd.DataFrame) -> pd.DataFrame:
+    """The feedback table as it is now: saved as a new catalog version for this run to learn from."""
+    logger.info("feedback snapshot: %d rows", len(feedback_db))
+    return feedback_db
+
+
 def finetune(
     gpt_model: ModelBundle | None,
     task_files: dict[str, Callable[[], str]],
     params: dict[str, Any],
+    feedback_snapshot: pq.ParquetFile | None = None,
 ) -> tuple[ModelBundle, dict[str, Any], dict[str, dict[str, float]], str, Figure]:
     """Fine-tune ``gpt_model`` (or the MLflow model of ``base_model.mlflow_uri``, or the model
-    folder of ``base_model.path``) on the task.
+    folder of ``base_model.path``) on the task, with the feedback snapshot's examples (chat) or
+    preference pairs (mode ``dpo``).
 
     ``gpt_model`` is None when the run did not load it (with ``mlflow_uri`` or ``path`` set,
     ``kedro_gpt.hooks.ExternalBaseModelHooks`` skips it).
@@ -51,7 +61,8 @@ def finetune(
         }
     )
     with run_callbacks("finetuning", config.tensorboard_dir) as callbacks:
-        result = run_task(bundle, task_files, config, callbacks)
+        feedback = None if feedback_snapshot is None else feedback_snapshot.read().to_pandas()
+        result = run_task(bundle, task_files, config, callbacks, feedback=feedback)
     logger.info("fine-tuning (%s, %s) done: %s", config.task, config.mode, result.metrics)
     figure = result.figure or _loss_figure(result.history, config.task)
     return result.bundle, result.report, metric_history(result.metrics), result.samples, figure

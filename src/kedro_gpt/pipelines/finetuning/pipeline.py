@@ -1,8 +1,13 @@
-"""The fine-tuning pipeline: fine-tune, report and plot; register the result in MLflow."""
+"""The fine-tuning pipeline: snapshot the feedback table; fine-tune, report and plot; register
+the result in MLflow."""
 
 from kedro.pipeline import Node, Pipeline
 
-from kedro_gpt.pipelines.finetuning.nodes import finetune, register_finetuned_model
+from kedro_gpt.pipelines.finetuning.nodes import (
+    finetune,
+    register_finetuned_model,
+    snapshot_feedback,
+)
 
 # The node that starts from a base model. `ExternalBaseModelHooks` finds it by this tag: with
 # `finetuning.base_model.path` or `.mlflow_uri` set, its `gpt_model` input is not loaded.
@@ -12,9 +17,10 @@ BASE_MODEL_READER = "reads_base_model"
 def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         [
+            Node(snapshot_feedback, "feedback_db", "feedback_snapshot", name="snapshot_feedback"),
             Node(
                 finetune,
-                ["gpt_model", "task_files", "params:finetuning"],
+                ["gpt_model", "task_files", "params:finetuning", "feedback_snapshot"],
                 [
                     "finetuned_model",
                     "finetune_report",
