@@ -16,6 +16,7 @@ from kedro_gpt.pipelines import (
     finetuning,
     ingestion,
     pretraining,
+    retraining,
     tokenization,
     tuning,
 )
@@ -29,6 +30,7 @@ STAGES = {
     "finetuning": finetuning.create_pipeline,
     "comparison": comparison.create_pipeline,  # model versions side by side, promotes a champion
     "tuning": tuning.create_pipeline,  # an Optuna sweep or an ablation of the pretraining parameters
+    "retraining": retraining.create_pipeline,  # the champion + new feedback -> compared, promoted
 }
 
 # name -> the stages it chains, in order (aliases are one-stage composites)
@@ -38,6 +40,7 @@ COMPOSITES = {
     "finetune": ["finetuning"],
     "compare": ["comparison"],
     "sweep": ["ingestion", "cleaning", "tokenization", "tuning"],
+    "retrain": ["retraining"],
 }
 
 DEFAULT = "pretrain"

@@ -23,6 +23,7 @@ PARAMETER_MODELS = {
     "finetuning": "kedro_gpt.finetune.config:FinetuningConfig",
     "comparison": "kedro_gpt.pipelines.comparison.config:ComparisonConfig",
     "sweep": "kedro_gpt.sweep.config:SweepConfig",
+    "retrain": "kedro_gpt.retraining:RetrainConfig",
 }
 
 

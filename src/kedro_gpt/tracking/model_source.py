@@ -247,6 +247,20 @@ def registered_version(uri: str, tracking_uri: str | None = None) -> str:
     return _registered_source(uri, tracking_uri)[1]["registered_version"]
 
 
+def first_registered(uris: list[str], tracking_uri: str | None = None) -> str | None:
+    """The first of ``uris`` (``models:/NAME@ALIAS``, ``models:/NAME/VERSION`` or
+    ``models:/NAME/latest``) that names an existing model version, as a pinned
+    ``models:/NAME/VERSION``; ``None`` when none does."""
+    for uri in uris:
+        try:
+            _check_store(uri, tracking_uri)
+            lineage = _registered_source(uri, tracking_uri)[1]
+        except ModelSourceError:
+            continue
+        return f"models:/{lineage['registered_model']}/{lineage['registered_version']}"
+    return None
+
+
 def follows_alias(reference: str | None) -> bool:
     """Whether ``reference`` is a registry alias, whose version can move (``@champion``)."""
     return bool(reference and reference.startswith("models:/") and "@" in reference)
@@ -293,6 +307,8 @@ def _registered_source(uri: str, tracking_uri: str | None) -> tuple[str, dict[st
                 f"thresholds. Until then use {latest} (the latest version) or a catalog version "
                 "(no --model: the latest gpt_model)"
             ) from None
+    elif version == "latest":
+        found = client.get_model_version(name, str(versions[-1]))
     elif version is not None and version.isdigit() and int(version) in versions:
         found = client.get_model_version(name, version)
     else:

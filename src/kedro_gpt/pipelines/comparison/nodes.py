@@ -73,10 +73,15 @@ def _label_sets(files: Files, config: ComparisonConfig) -> dict[str, list[tuple[
 
 
 def compare_models(
-    gpt_model: ModelBundle, eval_files: Files, split_documents: pq.ParquetFile, params: dict
+    gpt_model: ModelBundle,
+    eval_files: Files,
+    split_documents: pq.ParquetFile,
+    params: dict,
+    registration: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], dict[str, dict[str, float]]]:
     """Score every model in ``comparison.models`` on the text sets, chat sets and prompts, and
-    measure each set's n-gram overlap with the training split."""
+    measure each set's n-gram overlap with the training split. ``registration`` (retraining:
+    the registry version this run made of the ``catalog`` model) is that model's lineage."""
     config = _config(params)
     texts, chats = _eval_sets(eval_files, config)
     labelled = _label_sets(eval_files, config)
@@ -85,7 +90,12 @@ def compare_models(
     models: dict[str, Any] = {}
     for name, source in config.models.items():
         if source == CATALOG:
-            bundle, lineage = gpt_model, catalog_model_lineage("gpt_model")
+            bundle = gpt_model
+            lineage = (
+                _registered_lineage(registration)
+                if registration
+                else catalog_model_lineage("gpt_model")
+            )
         else:
             bundle = load_registered_model(source)
             lineage = bundle.info.get("lineage", {})
@@ -137,6 +147,16 @@ def compare_models(
     flat = {f"{m}.{k}": v for m, scores in results.items() for k, v in scores.items()}
     flat.update({f"contamination.{k}": c["overlap"] for k, c in contamination.items()})
     return report, metric_history(flat)
+
+
+def _registered_lineage(registration: dict[str, Any]) -> dict[str, str]:
+    if not registration.get("registered", True) or "version" not in registration:
+        return {}
+    return {
+        "registered_model": str(registration["name"]),
+        "registered_version": str(registration["version"]),
+        "run_id": str(registration.get("run_id") or ""),
+    }
 
 
 def _contamination(split_documents, texts, chats, config: ComparisonConfig):
