@@ -83,6 +83,7 @@ class GenerationEngine:
         batch_window_ms: float = 5.0,
         on_batch: Callable[[int], None] | None = None,
         on_tokens: Callable[[int], None] | None = None,
+        on_idle: Callable[[], bool] | None = None,
     ) -> None:
         self.model = model
         self.max_queue = max_queue
@@ -90,6 +91,7 @@ class GenerationEngine:
         self.batch_window = batch_window_ms / 1000 if batching else 0.0
         self._on_batch = on_batch or (lambda n: None)
         self._on_tokens = on_tokens or (lambda n: None)
+        self._on_idle = on_idle  # low-priority work, one item per call, while no request waits
         self._pending: deque[GenRequest] = deque()
         self._cond = threading.Condition()
         self._stopping = False
@@ -138,7 +140,24 @@ class GenerationEngine:
             if not req.cancelled.is_set():
                 req.send("timeout", "the request waited too long for the model")
 
+    def _idle_until_work(self) -> None:
+        """Run ``on_idle`` (one item at a time) until a request waits or the engine stops."""
+        while self._on_idle is not None:
+            with self._cond:
+                if self._pending or self._stopping:
+                    return
+            try:
+                busy = self._on_idle()
+            except Exception:  # idle work must never stop the worker
+                logger.exception("idle work failed")
+                busy = False
+            if not busy:
+                with self._cond:
+                    if not self._pending and not self._stopping:
+                        self._cond.wait(timeout=0.5)
+
     def _next_batch(self) -> list[GenRequest]:
+        self._idle_until_work()
         with self._cond:
             while not self._pending and not self._stopping:
                 self._cond.wait(timeout=0.5)

@@ -36,6 +36,7 @@ async def encode_prompts(served: Served, prompts: list[str]) -> list[list[int]]:
 def _encode_prompt(served: Served, prompt: str) -> list[int]:
     tok = served.bundle.tokenizer
     ids = tok.encode(prompt)
+    served.drift.offer(prompt)
     if not ids:  # an empty prompt starts a new document
         ids = [served.eot if served.eot is not None else tok.piece_to_id("\n")]
     check_prompt_length(served, ids)

@@ -43,6 +43,25 @@ class Metrics:
             buckets=(1, 2, 4, 8, 16, 32, 64),
             registry=r,
         )
+        self.prompt_bpc = Histogram(
+            "kedro_gpt_prompt_bits_per_char",
+            "Bits per character of received prompts under the served model (drift)",
+            ["model_version"],
+            buckets=(0.5, 1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 12),
+            registry=r,
+        )
+        self.prompt_bpc_mean = Gauge(
+            "kedro_gpt_prompt_bits_per_char_mean",
+            "Mean bits per character of the recent prompts (drift)",
+            ["model_version"],
+            registry=r,
+        )
+        self.prompt_loss_mean = Gauge(
+            "kedro_gpt_prompt_loss_mean",
+            "Mean nats per token of the recent prompts; compare with the model's held-out loss",
+            ["model_version"],
+            registry=r,
+        )
         self.queued = Gauge("kedro_gpt_queued_requests", "Requests waiting", registry=r)
         self.running = Gauge("kedro_gpt_running_requests", "Requests being decoded", registry=r)
 

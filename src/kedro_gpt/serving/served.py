@@ -20,6 +20,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from kedro_gpt.finetune.batches import classification_row, collate
 from kedro_gpt.model.bundle import ModelBundle
 from kedro_gpt.model.classifier import GPTClassifier
+from kedro_gpt.serving.drift import DriftMonitor
 from kedro_gpt.serving.engine import GenerationEngine
 from kedro_gpt.serving.errors import APIError
 from kedro_gpt.serving.metrics import Metrics
@@ -48,6 +49,14 @@ class Served:
         self._leases = 0
         self._retired = False
         self._lock = threading.Lock()
+        self.drift = DriftMonitor(
+            bundle.model,
+            bundle.tokenizer,
+            self.metrics,
+            self.version,
+            reference_loss=bundle.info.get("best_val_loss"),
+            summary_s=settings.drift_summary_s,
+        )
         self.engine = GenerationEngine(
             bundle.model,
             max_queue=settings.max_queue,
@@ -56,6 +65,7 @@ class Served:
             batch_window_ms=settings.batch_window_ms,
             on_batch=self.metrics.batch_size.observe,
             on_tokens=self.metrics.generated_tokens.labels(self.version).inc,
+            on_idle=self.drift.score_one if settings.drift else None,
         )
         self.eot = find_token_id(bundle.tokenizer, ENDOFTEXT)
         self.max_prompt_tokens = settings.max_prompt_tokens or bundle.config.block_size

@@ -42,3 +42,5 @@ class ServerSettings(StrictModel):
     follow_interval_s: float = Field(
         30.0, ge=0, description="how often to ask whether the followed alias moved; 0 = never"
     )
+    drift: bool = Field(True, description="score received prompts when idle (drift metrics)")
+    drift_summary_s: float = Field(300.0, gt=0, description="seconds between drift log lines")

@@ -64,6 +64,7 @@ def _encode(served: Served, body: s.ChatCompletionRequest) -> list[int]:
     except ValueError as err:
         raise APIError(400, str(err), param="messages", code="no_chat_template") from None
     g.check_prompt_length(served, ids)
+    served.drift.offer("\n".join(m.content for m in body.messages if m.role == "user"))
     return ids
 
 
