@@ -39,6 +39,14 @@ def test_round_trip_keeps_weights_config_and_info(folder):
     torch.testing.assert_close(loaded.model(x)[0], again.model(x)[0])
 
 
+def test_every_file_is_readable_as_a_plain_open_makes_it(folder):
+    """safetensors writes through a private (0600) temporary: a server running as another user
+    (the container's uid 10001, a mounted model folder) must still read the weights."""
+    modes = {p.name: p.stat().st_mode & 0o777 for p in folder.iterdir()}
+    assert modes["model.safetensors"] == modes["config.json"], modes
+    assert modes["model.safetensors"] & 0o044 == 0o044  # group and others may read
+
+
 @pytest.mark.parametrize("key", ["n_head", "rope", "logit_softcap"])
 def test_a_missing_config_key_is_an_error_naming_the_key_and_the_file(folder, key):
     _edit_config(folder, lambda meta: meta["model"].pop(key))

@@ -34,7 +34,7 @@ def _env(stage: str) -> dict[str, str]:
     return env
 
 
-def test_the_containers_cmd_serves_and_its_healthcheck_passes(tiny_model_dir: Path):
+def test_the_containers_cmd_serves_and_its_healthcheck_passes(tiny_model_dir: Path, tmp_path):
     stage = _runtime_stage()
     cmd = json.loads(re.search(r"^CMD (\[.+\])$", stage, flags=re.M).group(1))
     health = re.search(r"^HEALTHCHECK .*? CMD (.+)$", stage, flags=re.M).group(1)
@@ -45,6 +45,7 @@ def test_the_containers_cmd_serves_and_its_healthcheck_passes(tiny_model_dir: Pa
         "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
         "KEDRO_GPT_MODEL": str(tiny_model_dir),  # what the manifest mounts at /models/model
         "KEDRO_GPT_PORT": str(port),
+        "KEDRO_GPT_FEEDBACK_DB": f"sqlite:///{tmp_path}/feedback.db",  # not the image's /data
     }
     assert env["KEDRO_DISABLE_TELEMETRY"] == "true"
     # the same command on loopback only: a test never listens beyond this machine
@@ -91,3 +92,36 @@ def test_kubernetes_probes_the_path_and_port_the_image_serves():
     assert deployment["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"] is True
     assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
     assert service["spec"]["ports"][0]["targetPort"] == port["name"]
+
+
+def test_kubernetes_has_what_a_real_deployment_needs():
+    env = _env(_runtime_stage())
+    docs = list(yaml.safe_load_all((PROJECT_ROOT / "deploy" / "kubernetes.yaml").read_text()))
+    kinds = {d["kind"]: d for d in docs}
+    deployment, hpa = kinds["Deployment"], kinds["HorizontalPodAutoscaler"]
+    pod = deployment["spec"]["template"]
+    container = pod["spec"]["containers"][0]
+    annotations = pod["metadata"]["annotations"]
+    assert annotations["prometheus.io/scrape"] == "true"
+    assert int(annotations["prometheus.io/port"]) == container["ports"][0]["containerPort"]
+    assert annotations["prometheus.io/path"] == "/metrics"
+    resources = container["resources"]
+    assert {"cpu", "memory"} <= set(resources["requests"]) and set(resources["limits"]) >= {
+        "cpu",
+        "memory",
+    }
+    secrets = {
+        e["name"]: e["valueFrom"]["secretKeyRef"] for e in container["env"] if "valueFrom" in e
+    }
+    assert secrets["KEDRO_GPT_API_KEY"]["key"] == "api-key"
+    assert "optional" not in secrets["KEDRO_GPT_API_KEY"]  # a pod never starts without a key
+    assert secrets["KEDRO_GPT_FEEDBACK_DB"]["optional"] is True  # else the image's SQLite path
+    sqlite_dir = str(Path(env["KEDRO_GPT_FEEDBACK_DB"].removeprefix("sqlite:///")).parent)
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    assert mounts["feedback"] == sqlite_dir
+    claims = {v["name"]: v["persistentVolumeClaim"]["claimName"] for v in pod["spec"]["volumes"]
+              if "persistentVolumeClaim" in v}  # fmt: skip
+    assert claims["feedback"] == kinds["PersistentVolumeClaim"]["metadata"]["name"]
+    target = hpa["spec"]["scaleTargetRef"]
+    assert (target["kind"], target["name"]) == ("Deployment", deployment["metadata"]["name"])
+    assert hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"]

@@ -9,6 +9,7 @@ or ``tokenizer.json`` (a Hugging Face tokenizer such as GPT-2's BPE, see
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -112,6 +113,7 @@ class ModelBundle:
         ``tokenizer.model`` (sentencepiece) or ``tokenizer.json`` (:class:`HFTokenizer`)."""
         folder = Path(folder)
         safetensors.torch.save_model(self.model, str(folder / WEIGHTS_FILE))
+        _as_if_opened(folder / WEIGHTS_FILE)
         (folder / CONFIG_FILE).write_text(
             json.dumps(
                 {"model": self.config.to_dict(), "info": self.info},
@@ -149,3 +151,12 @@ def _load_tokenizer(folder: Path) -> TextTokenizer:
         path = tokenizer_file(folder)
         problem = " ".join(str(err).split()) or type(err).__name__
         raise ModelFolderError(f"{path} is not a readable tokenizer: {problem}") from None
+
+
+def _as_if_opened(path: Path) -> None:
+    """The permissions a plain ``open`` would give (0666 less the umask): safetensors writes
+    through a private temporary file (0600), which a server running as another user, such as
+    the container's, could not read."""
+    umask = os.umask(0)
+    os.umask(umask)
+    path.chmod(0o666 & ~umask)
