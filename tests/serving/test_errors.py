@@ -84,8 +84,7 @@ def test_health_and_metrics(http):
     assert http.get("/health").json()["status"] == "ok"
     text = http.get("/metrics").text
     assert (
-        'kedro_gpt_requests_total{endpoint="/v1/completions",model_version="",status="200"}'
-        in text
+        'kedro_gpt_requests_total{endpoint="/v1/completions",model_version="",status="200"}' in text
     )
     assert "kedro_gpt_generated_tokens_total" in text
 

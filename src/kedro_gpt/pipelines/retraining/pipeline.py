@@ -3,75 +3,79 @@ chat sets and the feedback, register the result, compare it with the champion, a
 when it passes the thresholds. One command a user can schedule (cron, Airflow, ...).
 
 Datasets live under the ``retrain`` namespace (``retrain.finetuned_model``, ...; the catalog's
-``{namespace}.*`` factories); the stage's own and the comparison's nodes are reused as they are.
+``{namespace}.*`` factories); the fine-tuning and comparison stages' nodes are reused as they are.
 """
 
-from kedro.pipeline import Node, Pipeline
+from kedro.pipeline import Node, Pipeline, pipeline
 
 from kedro_gpt.pipelines.comparison.nodes import compare_models, promote_model, write_report
 from kedro_gpt.pipelines.finetuning.nodes import register_finetuned_model, snapshot_feedback
 from kedro_gpt.pipelines.retraining.nodes import finetune_champion, plan_retraining
 
-NS = "retrain"
+NAMESPACE = "retrain"
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    def ns(name: str) -> str:
-        return f"{NS}.{name}"
-
-    finetuning, comparison = ns("finetuning_params"), ns("comparison_params")
-    return Pipeline(
+    nodes = Pipeline(
         [
             Node(
                 plan_retraining,
                 ["params:finetuning", "params:comparison", "params:retrain"],
-                [finetuning, comparison],
+                ["finetuning_params", "comparison_params"],
                 name="plan_retraining",
             ),
-            Node(
-                snapshot_feedback, "feedback_db", ns("feedback_snapshot"), name="snapshot_feedback"
-            ),
+            Node(snapshot_feedback, "feedback_db", "feedback_snapshot", name="snapshot_feedback"),
             Node(
                 finetune_champion,
-                ["task_files", finetuning, ns("feedback_snapshot")],
+                ["task_files", "finetuning_params", "feedback_snapshot"],
                 [
-                    ns("finetuned_model"),
-                    ns("finetune_report"),
-                    ns("finetune_metrics"),
-                    ns("finetune_samples"),
-                    ns("finetune_plot"),
+                    "finetuned_model",
+                    "finetune_report",
+                    "finetune_metrics",
+                    "finetune_samples",
+                    "finetune_plot",
                 ],
                 name="finetune_champion",
             ),
             Node(
                 register_finetuned_model,
-                [ns("finetuned_model"), ns("finetune_report"), finetuning],
-                ns("finetune_registration"),
-                name="register_retrained_model",
+                ["finetuned_model", "finetune_report", "finetuning_params"],
+                "finetune_registration",
+                name="register_finetuned_model",
             ),
             Node(
                 compare_models,
                 [
-                    ns("finetuned_model"),
+                    "finetuned_model",
                     "eval_files",
                     "split_documents",
-                    comparison,
-                    ns("finetune_registration"),
+                    "comparison_params",
+                    "finetune_registration",
                 ],
-                [ns("comparison_report"), ns("comparison_metrics")],
+                ["comparison_report", "comparison_metrics"],
                 name="compare_with_champion",
             ),
             Node(
                 promote_model,
-                [ns("comparison_report"), comparison],
-                [ns("promotion"), ns("model_card")],
-                name="promote_retrained_model",
+                ["comparison_report", "comparison_params"],
+                ["promotion", "model_card"],
+                name="promote_model",
             ),
             Node(
                 write_report,
-                [ns("comparison_report"), ns("promotion")],
-                [ns("comparison_markdown"), ns("comparison_plot")],
-                name="write_retraining_report",
+                ["comparison_report", "promotion"],
+                ["comparison_markdown", "comparison_plot"],
+                name="write_comparison_report",
             ),
         ]
+    )
+    return pipeline(
+        nodes,
+        namespace=NAMESPACE,
+        inputs={"task_files", "feedback_db", "eval_files", "split_documents"},
+        parameters={
+            "params:finetuning": "params:finetuning",
+            "params:comparison": "params:comparison",
+            "params:retrain": "params:retrain",
+        },
     )
