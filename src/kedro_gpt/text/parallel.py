@@ -110,17 +110,24 @@ def prepared_batches(
             try:
                 return batch, columns, future.result()
             except BrokenProcessPool as err:
-                first = columns["id"][0] if columns["id"] else "none"
-                raise RuntimeError(
-                    f"a cleaning worker died while preparing batch {number} (first document "
-                    f"{first}); nothing of this run was kept as complete: {err}"
-                ) from err
+                raise _worker_died(number, columns, err) from err
 
         for number, batch in enumerate(batches):
             columns = batch.to_pydict()
-            future = executor.submit(_prepare, config_json, _rows(columns))
+            try:  # a pool broken before this batch fails at submit: the same error
+                future = executor.submit(_prepare, config_json, _rows(columns))
+            except BrokenProcessPool as err:
+                raise _worker_died(number, columns, err) from err
             pending.append((number, batch, columns, future))
             if len(pending) >= 2 * slots:
                 yield finished()
         while pending:
             yield finished()
+
+
+def _worker_died(number: int, columns: dict[str, list[Any]], err: Exception) -> RuntimeError:
+    first = columns["id"][0] if columns["id"] else "none"
+    return RuntimeError(
+        f"a cleaning worker died while preparing batch {number} (first document {first}); "
+        f"nothing of this run was kept as complete: {err}"
+    )
