@@ -29,7 +29,6 @@ class ModelSlot:
         self.metrics = metrics
         self._lock = threading.Lock()
         self.current = Served(bundle, settings, metrics)
-        self.switches = 0
         metrics.model_info.labels(self.current.version).set(1)
 
     def start(self) -> None:
@@ -50,7 +49,6 @@ class ModelSlot:
         new.engine.start()
         with self._lock:
             old, self.current = self.current, new
-            self.switches += 1
         old.retire()
         if old.version != new.version:
             self.metrics.model_info.remove(old.version)
