@@ -163,12 +163,14 @@ def run_configuration(spec: dict[str, Any]) -> dict[str, Any]:
         split_corpus,
         train_tokenizer,
     )
+    from kedro_gpt.sweep.overrides import apply_overrides
 
     # imports done; the datasketch/scipy import of near-dedup happens inside cleaning, as in Kedro
     baseline = rss_bytes()
     work = Path(spec["workdir"])
     ingestion = {**conf_params("ingestion"), "sources": [{"path": p} for p in spec["sources"]]}
     cleaning, tokenization = conf_params("cleaning"), conf_params("tokenization")
+    cleaning = apply_overrides(cleaning, spec.get("cleaning", {}))  # {"dedup.near.index": …}
     documents_ds = StreamingParquetDataset(str(work / "documents.parquet"))
     clean_ds = StreamingParquetDataset(str(work / "clean_documents.parquet"))
     split_ds = StreamingParquetDataset(str(work / "split_documents.parquet"))

@@ -6,6 +6,11 @@ of the validation tokens ÷ the split's 111,540 characters ÷ ln 2, so character
 tokenizers are compared on the same characters. The steps done are reported too, since
 wall-clock budgets are noisy on a shared machine. Run it on an otherwise idle machine.
 
+The configurations run as the sweep's ablation mode (``kedro_gpt.sweep``, as ``kedro run
+--pipelines=sweep`` with ``sweep.mode: ablation``): row 0 is the base (the ``baseline`` settings),
+each named configuration one row of changes against it, and the study lives in ``--storage``, so
+a killed run resumes with the rows it has not finished.
+
     .venv/bin/python benchmarks/quality.py --minutes 2.5 --configs first     # the ablation table
     .venv/bin/python benchmarks/quality.py --minutes 2.5 --configs second    # on the 4x128 shape
     .venv/bin/python benchmarks/quality.py --minutes 10 --configs best 4x128+muon-wsd+dropout0.1
@@ -15,10 +20,12 @@ wall-clock budgets are noisy on a shared machine. Run it on an otherwise idle ma
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +37,8 @@ from _common import machine_info, machine_line, write_section  # noqa: E402
 
 from kedro_gpt.model.config import GPTConfig  # noqa: E402
 from kedro_gpt.model.gpt import GPT  # noqa: E402
+from kedro_gpt.sweep.config import SweepConfig  # noqa: E402
+from kedro_gpt.sweep.study import ROW, TrialOutcome, run_study  # noqa: E402
 from kedro_gpt.tokenizer.config import SentencePieceConfig  # noqa: E402
 from kedro_gpt.tokenizer.split import split_offset  # noqa: E402
 from kedro_gpt.tokenizer.train import train_sentencepiece  # noqa: E402
@@ -105,6 +114,7 @@ GROUPS = {
 }
 
 
+@functools.cache
 def splits(vocab: Any) -> tuple[np.ndarray, np.ndarray, int, dict[str, int]]:
     text = CORPUS.read_text(encoding="utf-8")
     k = split_offset(len(text), 0.1)
@@ -126,8 +136,16 @@ def splits(vocab: Any) -> tuple[np.ndarray, np.ndarray, int, dict[str, int]]:
     )
 
 
-def run(name: str, minutes: float, threads: int, seed: int = 1337) -> dict[str, Any]:
-    vocab, switches, overrides = CONFIGS[name]
+def train_and_score(
+    vocab: Any,
+    switches: dict[str, Any],
+    overrides: dict[str, Any],
+    minutes: float,
+    threads: int,
+    seed: int = 1337,
+) -> dict[str, Any]:
+    """Train from scratch on the first 90 % for ``minutes``; score every validation character.
+    ``switches`` change the model (``SHAPE`` plus GPTConfig fields), ``overrides`` TrainConfig."""
     train_ids, val_ids, size, meta = splits(vocab)
     config = GPTConfig(**{"vocab_size": size, "dropout": 0.0, **SHAPE, **switches})
     torch.manual_seed(seed)
@@ -159,7 +177,6 @@ def run(name: str, minutes: float, threads: int, seed: int = 1337) -> dict[str, 
         model, resolve_precision("cpu", "float32"), DistContext(), full=True
     )
     return {
-        "name": name,
         "vocab": vocab,
         "switches": switches,
         "overrides": overrides,
@@ -169,6 +186,70 @@ def run(name: str, minutes: float, threads: int, seed: int = 1337) -> dict[str, 
         "bits_per_char": metrics["bits_per_char"],
         "nats_per_char": metrics["bits_per_char"] * math.log(2),
     }
+
+
+def as_change(name: str) -> dict[str, Any]:
+    """A configuration as one ablation row: dotted overrides of the baseline's settings."""
+    vocab, switches, overrides = CONFIGS[name]
+    return {
+        "tokenizer.vocab": vocab,
+        **{f"model.{k}": v for k, v in switches.items()},
+        **{f"training.{k}": v for k, v in overrides.items()},
+    }
+
+
+def train_row(minutes: float, threads: int):
+    """The sweep's trial function for an ablation row: train, then bits per character."""
+
+    def train_trial(trial: Any, overrides: dict[str, Any]) -> TrialOutcome:
+        parts: dict[str, dict[str, Any]] = {"tokenizer": {}, "model": {}, "training": {}}
+        for key, value in overrides.items():
+            section, name = key.split(".", 1)
+            parts[section][name] = value
+        vocab = parts["tokenizer"].get("vocab", 2048)
+        started = time.perf_counter()
+        row = train_and_score(vocab, parts["model"], parts["training"], minutes, threads)
+        trial.set_user_attr("nats_per_char", row["nats_per_char"])
+        elapsed = time.perf_counter() - started
+        return TrialOutcome(row["bits_per_char"], row["steps"], row["tokens"], elapsed)
+
+    return train_trial
+
+
+def ablation(names: list[str], minutes: float, threads: int, storage: str) -> list[dict[str, Any]]:
+    """Each configuration as a row of the sweep's ablation mode (row 0, the base, is the
+    ``baseline`` settings); a killed run resumes from ``storage``. One dict per row."""
+    config = SweepConfig(
+        mode="ablation",
+        ablation=[as_change(name) for name in names],
+        storage=storage,
+        study_name=f"quality-{minutes:g}min-{'-'.join(names)}"[:200],
+    )
+    study = run_study(config, train_row(minutes, threads))
+    labels = ["base (baseline)", *names]
+    rows = []
+    for trial in study.get_trials(deepcopy=False):
+        if trial.state.name != "COMPLETE":
+            continue
+        rows.append(
+            {
+                "name": labels[trial.params[ROW]],
+                "row": trial.params[ROW],
+                "steps": trial.user_attrs["steps"],
+                "tokens": trial.user_attrs["tokens"],
+                "bits_per_char": trial.value,
+                "nats_per_char": trial.user_attrs["nats_per_char"],
+            }
+        )
+    rows.sort(key=lambda r: r["row"])
+    base = rows[0]["bits_per_char"] if rows and rows[0]["row"] == 0 else None
+    for row in rows:
+        row["delta_vs_base"] = None if base is None else row["bits_per_char"] - base
+    return rows
+
+
+def _signed(value: float | None) -> str:
+    return "" if value is None else f"{value:+.3f}"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -181,23 +262,29 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
+    parser.add_argument(
+        "--storage",
+        default=f"sqlite:///{ROOT / 'data' / 'benchmarks' / 'quality.db'}",
+        help="the ablation study's database: a killed run resumes (a new --configs list or "
+        "--minutes is a new study)",
+    )
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
     names = [n for c in args.configs for n in GROUPS.get(c, [c])]
-    rows = []
-    for name in names:
-        row = run(name, args.minutes, args.threads)
-        rows.append(row)
-        print(json.dumps(row), flush=True)
+    unknown = [n for n in names if n not in CONFIGS]
+    if unknown:
+        parser.error(f"unknown configs {unknown}; known: {list(CONFIGS)} or groups {list(GROUPS)}")
+    rows = ablation(names, args.minutes, args.threads, args.storage)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
     table = "\n".join(
         [
-            "| config | vocab | switches / overrides | steps | tokens | bits/char | nats/char |",
-            "|---|---|---|---|---|---|---|",
+            "| config | change against the base | steps | tokens | bits/char | vs base |",
+            "|---|---|---|---|---|---|",
             *(
-                f"| {r['name']} | {r['vocab']} | {r['switches'] or '-'} {r['overrides'] or ''} | {r['steps']:,} "
-                f"| {r['tokens']:,} | **{r['bits_per_char']:.3f}** | {r['nats_per_char']:.3f} |"
+                f"| {r['name']} | {as_change(r['name']) if r['row'] else '-'} | {r['steps']:,} "
+                f"| {r['tokens']:,} | **{r['bits_per_char']:.3f}** | "
+                f"{_signed(r['delta_vs_base'])} |"
                 for r in rows
             ),
         ]

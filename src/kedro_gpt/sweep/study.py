@@ -47,18 +47,29 @@ TrainTrial = Callable[[optuna.Trial, dict[str, Any]], TrialOutcome]
 
 
 class PruningCallback(TrainCallback):
-    """Reports each periodic validation loss to the trial; stops the trial when the pruner says."""
+    """Reports each periodic validation loss to the trial; stops the trial when the pruner says.
 
-    def __init__(self, trial: optuna.Trial) -> None:
+    The pruner compares trials at the same reported position: the optimizer step, or with
+    ``by_eval_count`` the validation's ordinal (1, 2, …) — for trials on a time budget that
+    validate every ``training.eval_interval_minutes``, where a fast model's step 200 and a slow
+    one's are different shares of the budget but their third validations are the same share."""
+
+    def __init__(self, trial: optuna.Trial, *, by_eval_count: bool = False) -> None:
         self.trial = trial
+        self.by_eval_count = by_eval_count
+        self.evals = 0
 
     def on_eval(self, step: int, metrics: dict[str, float]) -> None:
         if metrics.get("final"):
             return
+        self.evals += 1
         loss = float(metrics["loss"])
-        self.trial.report(loss, step)
+        self.trial.report(loss, self.evals if self.by_eval_count else step)
         if self.trial.should_prune():
-            raise optuna.TrialPruned(f"pruned at step {step}: validation loss {loss:.4f}")
+            where = (
+                f"validation {self.evals} (step {step})" if self.by_eval_count else f"step {step}"
+            )
+            raise optuna.TrialPruned(f"pruned at {where}: validation loss {loss:.4f}")
 
 
 def _grid(space: dict[str, Dimension]) -> dict[str, list[Any]]:

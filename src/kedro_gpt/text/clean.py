@@ -8,23 +8,31 @@ first rule that rejected it. Nothing here knows of Kedro.
 from __future__ import annotations
 
 import logging
+import tempfile
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from kedro_gpt.text.config import CleaningConfig
 from kedro_gpt.text.dedup import ExactDeduplicator, NearDeduplicator
 from kedro_gpt.text.filters import FILTER_RULES
-from kedro_gpt.text.parallel import prepared_batches
+from kedro_gpt.text.minhash_buckets import BucketWriter, band_pairs, first_of_component
+from kedro_gpt.text.parallel import prepared_batches, run_tasks
 from kedro_gpt.text.prepare import DocumentPass, Dropped, Preparation, Prepared
 from kedro_gpt.text.report import DEDUP_RULES, EXTRACTION_RULES, CleaningReport
 
 logger = logging.getLogger(__name__)
 
 REQUIRED_COLUMNS = ("id", "format", "text")
+#: Columns the bucket index's candidates file carries beside the documents' own.
+_INDEX, _SIZE = "__dedup_index", "__bytes_in"
 
 
 class EmptyCorpusError(ValueError):
@@ -49,7 +57,7 @@ class Cleaner:
         near = config.dedup.near
         self.near = (
             NearDeduplicator(near.threshold, near.num_perm, near.shingle_size, near.seed)
-            if near.enabled
+            if near.enabled and near.index == "memory"
             else None
         )
 
@@ -87,11 +95,14 @@ class Cleaner:
         fmt: str,
         report: CleaningReport,
         preparation: Preparation | None = None,
+        *,
+        count_kept: bool = True,
     ) -> Cleaned | None:
         """Clean one document (its ``preparation`` may come from a worker) and count it in
-        ``report``; ``None`` when it is dropped."""
+        ``report``; ``None`` when it is dropped. ``count_kept=False`` leaves a kept document
+        uncounted (the bucket index decides after the pass)."""
         text = text or ""
-        size = len(text.encode("utf-8", errors="surrogatepass"))
+        size = utf8_size(text)
         report.html_documents += fmt == "html"
         outcome, changed = preparation or self.document_pass.prepare(doc_id, text, fmt)
         if isinstance(outcome, Prepared):
@@ -100,8 +111,13 @@ class Cleaner:
         if isinstance(outcome, Dropped):
             report.drop(outcome.rule, doc_id, size, outcome.reason)
             return None
-        report.keep(size, len(outcome.text.encode("utf-8", errors="surrogatepass")))
+        if count_kept:
+            report.keep(size, utf8_size(outcome.text))
         return outcome
+
+
+def utf8_size(text: str) -> int:
+    return len(text.encode("utf-8", errors="surrogatepass"))
 
 
 def clean_texts(
@@ -147,33 +163,138 @@ def clean_batches(
 
     ``report`` (a fresh one if not given) counts every document. With ``workers`` > 1, that many
     processes prepare the batches and this one deduplicates them in order: the same output and
-    report as one process. Raises ``EmptyCorpusError`` after the last batch if nothing was kept.
+    report as one process. With ``dedup.near.index: buckets`` the near duplicates are resolved
+    after the pass (``_bucket_dedup``): the batches come once every document has been read.
+    Raises ``EmptyCorpusError`` after the last batch if nothing was kept.
     """
     cleaner = Cleaner(config)
     report = report if report is not None else CleaningReport(cleaner.rules(), config.max_examples)
     started = time.perf_counter()
+    near = config.dedup.near
+    if near.enabled and near.index == "buckets":
+        with _work_folder(near.work_dir) as folder:
+            kept = _cleaned(cleaner, batches, schema, report, workers, folder)
+            yield from _bucket_dedup(kept, config, schema, report, workers, folder)
+    else:
+        for out, _, _ in _cleaned(cleaner, batches, schema, report, workers, None):
+            yield out
+    report.seconds = time.perf_counter() - started
+    logger.info("cleaning: %s (%.1f s)", report.summary(), report.seconds)
+    if report.documents_kept == 0:
+        raise EmptyCorpusError(f"cleaning kept no document: {report.summary()}")
+
+
+def _cleaned(
+    cleaner: Cleaner,
+    batches: Iterable[pa.RecordBatch],
+    schema: pa.Schema,
+    report: CleaningReport,
+    workers: int,
+    folder: Path | None,
+) -> Iterator[tuple[pa.RecordBatch, list[int], list[np.ndarray]]]:
+    """Each batch's kept documents, with their original sizes and MinHash signatures (only
+    gathered, and their keeping only counted, when the bucket index will decide: ``folder``)."""
+    deferred = folder is not None
     for batch, columns, preparations in prepared_batches(
-        _checked(batches, schema), config, workers
+        _checked(batches, schema), cleaner.config, workers
     ):
         keep: list[int] = []
         texts: list[str] = []
         titles: list[str | None] = []
+        sizes: list[int] = []
+        signatures: list[np.ndarray] = []
         for i, (doc_id, fmt, text) in enumerate(
             zip(columns["id"], columns["format"], columns["text"], strict=True)
         ):
             preparation = preparations[i] if preparations is not None else None
-            outcome = cleaner.process(doc_id, text, fmt, report, preparation)
+            if deferred and preparation is None:
+                preparation = cleaner.document_pass.prepare(doc_id, text, fmt)
+            outcome = cleaner.process(
+                doc_id, text, fmt, report, preparation, count_kept=not deferred
+            )
             if outcome is None:
                 continue
             keep.append(i)
             texts.append(outcome.text)
             titles.append(columns["title"][i] or outcome.title)
+            if deferred:
+                assert preparation is not None and not isinstance(preparation[0], Dropped)
+                sizes.append(utf8_size(text or ""))
+                signatures.append(preparation[0].signature)
         if keep:
-            yield _output_batch(batch, keep, texts, titles, schema)
-    report.seconds = time.perf_counter() - started
-    logger.info("cleaning: %s (%.1f s)", report.summary(), report.seconds)
-    if report.documents_kept == 0:
-        raise EmptyCorpusError(f"cleaning kept no document: {report.summary()}")
+            yield _output_batch(batch, keep, texts, titles, schema), sizes, signatures
+
+
+@contextmanager
+def _work_folder(work_dir: str | None) -> Iterator[Path]:
+    """A fresh folder for the bucket index's files, removed afterwards."""
+    if work_dir is not None:
+        Path(work_dir).mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="kedro-gpt-dedup-", dir=work_dir) as folder:
+        yield Path(folder)
+
+
+def _bucket_dedup(
+    kept: Iterator[tuple[pa.RecordBatch, list[int], list[np.ndarray]]],
+    config: CleaningConfig,
+    schema: pa.Schema,
+    report: CleaningReport,
+    workers: int,
+    folder: Path,
+) -> Iterator[pa.RecordBatch]:
+    """Write the pass's documents and their band buckets to ``folder``, find the near-duplicate
+    components band by band on the executor, then yield the first document of each component
+    (counting the others as ``near_duplicate``)."""
+    near = config.dedup.near
+    buckets = BucketWriter(folder / "buckets", near.num_perm, near.threshold)
+    candidates = folder / "candidates.parquet"
+    wide = schema.append(pa.field(_INDEX, pa.int64())).append(pa.field(_SIZE, pa.int64()))
+    try:
+        with pq.ParquetWriter(candidates, wide) as writer:
+            for batch, sizes, signatures in kept:
+                indexes = buckets.add(np.stack(signatures))
+                columns = [
+                    *batch.columns,
+                    pa.array(indexes, pa.int64()),
+                    pa.array(sizes, pa.int64()),
+                ]
+                writer.write_batch(pa.RecordBatch.from_arrays(columns, schema=wide))
+    finally:
+        buckets.close()
+    count = buckets.count
+    calls = [
+        (str(buckets.folder), band, count, near.num_perm, near.threshold)
+        for band in range(buckets.bands)
+    ]
+    pairs = run_tasks(config, workers, band_pairs, calls)
+    first = first_of_component(count, np.concatenate([np.empty((0, 2), np.int64), *pairs]))
+    members = np.bincount(first, minlength=count)
+    logger.info(
+        "near dedup (buckets): %d documents, %d bands x %d rows, %d in components of 2 or more",
+        count,
+        buckets.bands,
+        buckets.rows,
+        int((members[first] > 1).sum()),
+    )
+    first_ids: dict[int, str] = {}
+    for batch in pq.ParquetFile(candidates).iter_batches(batch_size=config.batch_size):
+        ids = batch.column("id").to_pylist()
+        indexes = batch.column(_INDEX).to_numpy()
+        sizes = batch.column(_SIZE).to_pylist()
+        texts = batch.column("text").to_pylist()
+        keep: list[int] = []
+        for i, index in enumerate(indexes):
+            root = int(first[index])
+            if root == index:
+                report.keep(sizes[i], utf8_size(texts[i]))
+                keep.append(i)
+                if members[root] > 1:
+                    first_ids[root] = ids[i]
+                continue
+            reason = f"near copy of {first_ids[root]} (a component of {members[root]} documents)"
+            report.drop("near_duplicate", ids[i], sizes[i], reason)
+        if keep:
+            yield batch.take(pa.array(keep, pa.int64())).select(schema.names).cast(schema)
 
 
 def _output_batch(

@@ -129,6 +129,17 @@ class NearDedupConfig(StrictModel):
     num_perm: int = Field(128, ge=16, le=1024)
     shingle_size: int = Field(5, ge=1)
     seed: int = 1
+    index: Literal["memory", "buckets"] = Field(
+        "memory",
+        description="memory: one in-memory LSH index, each document compared with those kept "
+        "before it; buckets: signatures and band buckets on disk, duplicates resolved by "
+        "connected components after the pass (memory bounded by the batch: for large corpora)",
+    )
+    work_dir: str | None = Field(
+        None,
+        description="buckets: the folder for the signature and band files (deleted after the "
+        "run); null = a temporary folder; a shared path when band tasks run on other machines",
+    )
 
 
 class DedupConfig(StrictModel):

@@ -93,6 +93,17 @@ def batch_executor(config: CleaningConfig, workers: int) -> Iterator[tuple[Execu
         yield pool, workers
 
 
+def run_tasks(
+    config: CleaningConfig, workers: int, fn: Any, calls: list[tuple[Any, ...]]
+) -> list[Any]:
+    """``fn(*args)`` for each of ``calls`` on ``batch_executor``'s executor; results in order."""
+    with batch_executor(config, workers) as (executor, _):
+        if executor is None:
+            return [fn(*args) for args in calls]
+        futures = [executor.submit(fn, *args) for args in calls]
+        return [future.result() for future in futures]
+
+
 def prepared_batches(
     batches: Iterable[pa.RecordBatch], config: CleaningConfig, workers: int
 ) -> Iterator[PreparedBatch]:

@@ -66,6 +66,13 @@ class TrainConfig(StrictModel):
     # evaluation, logging, checkpoints (in optimizer steps)
     eval_interval: int = Field(200, ge=1)
     eval_batches: int = Field(20, ge=1, description="batches of the periodic validation subset")
+    eval_interval_minutes: float | None = Field(
+        None,
+        gt=0,
+        description="also validate each time this much wall time has passed (runs on a time "
+        "budget then validate at the same shares of it, whatever their speed: a sweep's pruner "
+        "compares trials there)",
+    )
     eval_at_start: bool = Field(
         False,
         description="also validate before the first step (the starting weights' loss, e.g. of "

@@ -122,8 +122,10 @@ class _Budget:
 
     def elapsed(self) -> float:
         seconds = time.perf_counter() - self.clock0
-        if self.config.max_minutes and self.dist.is_distributed:
-            seconds = self.dist.broadcast_float(seconds)  # every rank stops at the same step
+        timed = self.config.max_minutes or self.config.eval_interval_minutes
+        if timed and self.dist.is_distributed:
+            # every rank stops (and validates) at the same step
+            seconds = self.dist.broadcast_float(seconds)
         return seconds
 
     def progress(self, pos: Position, seconds: float) -> float:
@@ -193,6 +195,8 @@ class _Loop:
         self.window = _LossWindow(device)
         self.grad_norm = torch.zeros((), device=device)
         self.lr_factor = 0.0
+        self.eval_every_s = (config.eval_interval_minutes or 0.0) * 60.0
+        self.next_eval_s = self.budget.start_elapsed + self.eval_every_s
 
     def start_info(self) -> dict[str, Any]:
         run, config = self.run, self.config
@@ -230,11 +234,21 @@ class _Loop:
         self.meter.add(tokens)
         self.window.add(loss)
 
-    def after_step(self) -> None:
-        """Log, evaluate and checkpoint at their intervals (the only points that sync)."""
+    def timed_eval_due(self, seconds: float) -> bool:
+        """Whether ``eval_interval_minutes`` has passed since the last timed validation."""
+        if not self.eval_every_s or seconds < self.next_eval_s:
+            return False
+        while self.next_eval_s <= seconds:
+            self.next_eval_s += self.eval_every_s
+        return True
+
+    def after_step(self, seconds: float) -> None:
+        """Log, evaluate and checkpoint at their intervals (the only points that sync);
+        ``seconds`` is the elapsed time the step started at (the same on every rank)."""
         config, step = self.config, self.run.pos.step
         log_now = step % config.log_interval == 0
-        eval_now = self.run.evaluator is not None and step % config.eval_interval == 0
+        timed = self.timed_eval_due(seconds)
+        eval_now = self.run.evaluator is not None and (step % config.eval_interval == 0 or timed)
         save_now = step % config.checkpoint_interval == 0
         if not (log_now or eval_now or save_now):
             return
@@ -316,7 +330,7 @@ def _train_loop(run: RunState, peak: float) -> TrainResult:
                 stopped_by = "early_stopping"
                 break
             loop.step(done)
-            loop.after_step()
+            loop.after_step(seconds)
         tokens_per_s, mfu = loop.meter.run_mean()  # before the final evaluation's pause
         final_eval = loop.finish()
     except BaseException:

@@ -33,3 +33,8 @@ class PretrainingConfig(StrictModel):
         None,
         description="also write TensorBoard events under this folder (one per run); null = off",
     )
+    tensorboard_sample_prompt: str | None = Field(
+        "The",
+        description="with tensorboard_dir: the text TensorBoard shows continued by each new best "
+        "checkpoint (64 tokens); null = no samples",
+    )

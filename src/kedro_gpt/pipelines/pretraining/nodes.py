@@ -24,6 +24,7 @@ from kedro_gpt.training.checkpoint import read_config
 from kedro_gpt.training.launch import launch
 from kedro_gpt.training.result import TrainResult
 from kedro_gpt.training.spec import TrainSpec
+from kedro_gpt.training.tensorboard import Sampler, checkpoint_sampler
 
 logger = logging.getLogger(__name__)
 
@@ -37,10 +38,20 @@ def pretrain(
     """Train a GPT from scratch (or resume) and return the best model and the run's history."""
     config = parse_params(PretrainingConfig, params, "pretraining")
     spec, gpt_config = pretraining_spec(train_tokens, val_tokens, tokenizer, config)
-    with run_callbacks("pretraining", config.tensorboard_dir) as callbacks:
+    sampler = tensorboard_sampler(config, tokenizer)
+    with run_callbacks("pretraining", config.tensorboard_dir, sampler) as callbacks:
         result = launch(spec, callbacks)
     bundle = _trained_bundle(result, config, gpt_config, tokenizer, train_tokens, "pretraining")
     return bundle, result.to_dict()
+
+
+def tensorboard_sampler(
+    config: PretrainingConfig, tokenizer: spm.SentencePieceProcessor
+) -> Sampler | None:
+    """TensorBoard's text samples at each new best checkpoint, when asked for."""
+    if not config.tensorboard_dir or config.tensorboard_sample_prompt is None:
+        return None
+    return checkpoint_sampler(tokenizer, config.tensorboard_sample_prompt)
 
 
 def pretraining_spec(
@@ -102,7 +113,8 @@ def continue_pretraining(
         config.resume,
         init_from=str(init),
     )
-    with run_callbacks("pretraining", config.tensorboard_dir) as callbacks:
+    sampler = tensorboard_sampler(config, base_model.tokenizer)
+    with run_callbacks("pretraining", config.tensorboard_dir, sampler) as callbacks:
         result = launch(spec, callbacks)
     base = {k: base_model.info.get(k) for k in ("source", "step", "tokens", "best_val_loss")}
     bundle = _trained_bundle(

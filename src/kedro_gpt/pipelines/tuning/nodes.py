@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 
 from kedro_gpt.config import parse_params
 from kedro_gpt.pipelines.pretraining.config import PretrainingConfig
-from kedro_gpt.pipelines.pretraining.nodes import pretraining_spec
+from kedro_gpt.pipelines.pretraining.nodes import pretraining_spec, tensorboard_sampler
 from kedro_gpt.sweep.config import SweepConfig
 from kedro_gpt.sweep.overrides import apply_overrides, check_budget, check_keys
 from kedro_gpt.sweep.plots import study_plots
@@ -65,12 +65,15 @@ def run_sweep(
         trial_config = parse_params(PretrainingConfig, {**params, "resume": False}, "pretraining")
         spec, _ = pretraining_spec(train_tokens, val_tokens, tokenizer, trial_config)
         with trial_run(config.study_name, trial.number, overrides) as tracker:
-            callbacks: list[TrainCallback] = [tracker, PruningCallback(trial)]
+            timed = trial_config.training.eval_interval_minutes is not None
+            callbacks: list[TrainCallback] = [tracker, PruningCallback(trial, by_eval_count=timed)]
             if trial_config.tensorboard_dir:
                 from kedro_gpt.training.tensorboard import TensorBoardCallback
 
                 name = f"sweep-{config.study_name}-trial-{trial.number:04d}"
-                callbacks.append(TensorBoardCallback(Path(trial_config.tensorboard_dir) / name))
+                events = Path(trial_config.tensorboard_dir) / name
+                sampler = tensorboard_sampler(trial_config, tokenizer)
+                callbacks.append(TensorBoardCallback(events, sampler))
             result = launch(spec, callbacks)
         if result.best_val_loss is None:
             raise ValueError(
