@@ -214,8 +214,8 @@ def main(argv: list[str] | None = None) -> None:
         base = run("4x", root, sources, base_bytes)
         full = run("full", root, sources + planted["files"], base_bytes + planted["text_bytes"])
     summary = {"4x": summarise([base]), "full": summarise([full])}
+    summary["full"]["kept_by_source"] = full["kept_by_source"]
     scores = quality(summary["4x"], summary["full"], planted)
-    scores["kept_by_source"] = full["kept_by_source"]
     print(json.dumps(scores, indent=2))
     text = section(summary, scores, args)
     print(text)

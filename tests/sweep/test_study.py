@@ -124,3 +124,17 @@ def test_two_workers_share_one_study(workdir):
     assert len({t.number for t in study.trials}) == len(study.trials)
     assert len({t.user_attrs["worker"] for t in complete}) == 2
     assert json.dumps(study_report(study, config))  # the report of a shared study serialises
+
+
+def test_the_pruner_can_compare_trials_at_their_kth_validation():
+    """With ``by_eval_count`` the reported position is the validation's ordinal, not the step."""
+    from kedro_gpt.sweep.study import PruningCallback
+
+    study = optuna.create_study(pruner=optuna.pruners.NopPruner())
+    trial = study.ask()
+    callback = PruningCallback(trial, by_eval_count=True)
+    for step, loss in ((37, 3.0), (81, 2.5), (90, 2.4)):
+        callback.on_eval(step, {"loss": loss, "final": 0.0})
+    callback.on_eval(90, {"loss": 2.3, "final": 1.0})  # the full final pass is not reported
+    study.tell(trial, 2.4)
+    assert study.trials[0].intermediate_values == {1: 3.0, 2: 2.5, 3: 2.4}

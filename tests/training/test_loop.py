@@ -262,3 +262,29 @@ def test_a_fresh_run_replaces_an_earlier_runs_checkpoints(splits, out_dir):
     assert again.step == 4
     assert read_config(find_checkpoint(out_dir))["step"] == 4
     assert find_checkpoint(out_dir, "best") is None  # no "best" left over from the other run
+
+
+def test_timed_evaluations_fall_at_the_same_shares_of_a_time_budget(splits, out_dir):
+    """``eval_interval_minutes``: validations every 0.6 s of a 3 s budget, whatever the step."""
+    rec = Recorder()
+    train(
+        tiny_model(),
+        windows(splits),
+        tiny_config(
+            max_steps=None,
+            max_minutes=0.05,
+            eval_interval=10**6,
+            eval_interval_minutes=0.01,
+            checkpoint_interval=10**6,
+        ),
+        out_dir,
+        evaluator=evaluator(splits),
+        callbacks=[rec],
+    )
+    periodic = [e for e in rec.events if e[0] == "eval" and not e[2]["final"]]
+    logs = {e[1]: e[2]["elapsed_s"] for e in rec.events if e[0] == "log"}
+    # four timed ones (0.6, 1.2, 1.8, 2.4 s) and the one after the last step
+    assert 4 <= len(periodic) <= 6, [e[1] for e in periodic]
+    steps = [e[1] for e in periodic]
+    assert steps == sorted(steps) and len(set(steps)) == len(steps)
+    assert max(logs.values()) <= 3.5

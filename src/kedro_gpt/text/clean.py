@@ -11,6 +11,7 @@ import logging
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Executor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ from kedro_gpt.text.config import CleaningConfig
 from kedro_gpt.text.dedup import ExactDeduplicator, NearDeduplicator
 from kedro_gpt.text.filters import FILTER_RULES
 from kedro_gpt.text.minhash_buckets import BucketWriter, band_pairs, first_of_component
-from kedro_gpt.text.parallel import prepared_batches, run_tasks
+from kedro_gpt.text.parallel import batch_executor, prepared_batches, run_tasks
 from kedro_gpt.text.prepare import DocumentPass, Dropped, Preparation, Prepared
 from kedro_gpt.text.report import DEDUP_RULES, EXTRACTION_RULES, CleaningReport
 
@@ -171,13 +172,14 @@ def clean_batches(
     report = report if report is not None else CleaningReport(cleaner.rules(), config.max_examples)
     started = time.perf_counter()
     near = config.dedup.near
-    if near.enabled and near.index == "buckets":
-        with _work_folder(near.work_dir) as folder:
-            kept = _cleaned(cleaner, batches, schema, report, workers, folder)
-            yield from _bucket_dedup(kept, config, schema, report, workers, folder)
-    else:
-        for out, _, _ in _cleaned(cleaner, batches, schema, report, workers, None):
-            yield out
+    with batch_executor(config, workers) as pool:
+        if near.enabled and near.index == "buckets":
+            with _work_folder(near.work_dir) as folder:
+                kept = _cleaned(cleaner, batches, schema, report, pool, folder)
+                yield from _bucket_dedup(kept, config, report, pool[0], folder, schema)
+        else:
+            for out, _, _ in _cleaned(cleaner, batches, schema, report, pool, None):
+                yield out
     report.seconds = time.perf_counter() - started
     logger.info("cleaning: %s (%.1f s)", report.summary(), report.seconds)
     if report.documents_kept == 0:
@@ -189,14 +191,14 @@ def _cleaned(
     batches: Iterable[pa.RecordBatch],
     schema: pa.Schema,
     report: CleaningReport,
-    workers: int,
+    pool: tuple[Executor | None, int],
     folder: Path | None,
 ) -> Iterator[tuple[pa.RecordBatch, list[int], list[np.ndarray]]]:
     """Each batch's kept documents, with their original sizes and MinHash signatures (only
     gathered, and their keeping only counted, when the bucket index will decide: ``folder``)."""
     deferred = folder is not None
     for batch, columns, preparations in prepared_batches(
-        _checked(batches, schema), cleaner.config, workers
+        _checked(batches, schema), cleaner.config, pool[1], pool
     ):
         keep: list[int] = []
         texts: list[str] = []
@@ -237,10 +239,10 @@ def _work_folder(work_dir: str | None) -> Iterator[Path]:
 def _bucket_dedup(
     kept: Iterator[tuple[pa.RecordBatch, list[int], list[np.ndarray]]],
     config: CleaningConfig,
-    schema: pa.Schema,
     report: CleaningReport,
-    workers: int,
+    executor: Executor | None,
     folder: Path,
+    schema: pa.Schema,
 ) -> Iterator[pa.RecordBatch]:
     """Write the pass's documents and their band buckets to ``folder``, find the near-duplicate
     components band by band on the executor, then yield the first document of each component
@@ -266,7 +268,7 @@ def _bucket_dedup(
         (str(buckets.folder), band, count, near.num_perm, near.threshold)
         for band in range(buckets.bands)
     ]
-    pairs = run_tasks(config, workers, band_pairs, calls)
+    pairs = run_tasks(executor, band_pairs, calls)
     first = first_of_component(count, np.concatenate([np.empty((0, 2), np.int64), *pairs]))
     members = np.bincount(first, minlength=count)
     logger.info(

@@ -93,47 +93,52 @@ def batch_executor(config: CleaningConfig, workers: int) -> Iterator[tuple[Execu
         yield pool, workers
 
 
-def run_tasks(
-    config: CleaningConfig, workers: int, fn: Any, calls: list[tuple[Any, ...]]
-) -> list[Any]:
-    """``fn(*args)`` for each of ``calls`` on ``batch_executor``'s executor; results in order."""
-    with batch_executor(config, workers) as (executor, _):
-        if executor is None:
-            return [fn(*args) for args in calls]
-        futures = [executor.submit(fn, *args) for args in calls]
-        return [future.result() for future in futures]
+def run_tasks(executor: Executor | None, fn: Any, calls: list[tuple[Any, ...]]) -> list[Any]:
+    """``fn(*args)`` for each of ``calls`` on ``executor`` (here when None); results in order."""
+    if executor is None:
+        return [fn(*args) for args in calls]
+    futures = [executor.submit(fn, *args) for args in calls]
+    return [future.result() for future in futures]
 
 
 def prepared_batches(
-    batches: Iterable[pa.RecordBatch], config: CleaningConfig, workers: int
+    batches: Iterable[pa.RecordBatch],
+    config: CleaningConfig,
+    workers: int,
+    pool: tuple[Executor | None, int] | None = None,
 ) -> Iterator[PreparedBatch]:
-    """Each batch with its preparations, in input order, made by ``batch_executor``."""
-    with batch_executor(config, workers) as (executor, slots):
-        if executor is None:
-            for batch in batches:
-                yield batch, batch.to_pydict(), None
-            return
-        config_json = json.dumps(config.model_dump(mode="json"), sort_keys=True)
-        pending: deque[tuple[int, pa.RecordBatch, dict[str, list[Any]], Future]] = deque()
+    """Each batch with its preparations, in input order, made on ``pool`` (an ``(executor,
+    slots)`` pair from ``batch_executor``; one is opened for the call when not given)."""
+    if pool is None:
+        with batch_executor(config, workers) as opened:
+            yield from prepared_batches(batches, config, workers, opened)
+        return
+    executor, slots = pool
+    if executor is None:
+        for batch in batches:
+            yield batch, batch.to_pydict(), None
+        return
+    config_json = json.dumps(config.model_dump(mode="json"), sort_keys=True)
+    pending: deque[tuple[int, pa.RecordBatch, dict[str, list[Any]], Future]] = deque()
 
-        def finished() -> PreparedBatch:
-            number, batch, columns, future = pending.popleft()
-            try:
-                return batch, columns, future.result()
-            except BrokenProcessPool as err:
-                raise _worker_died(number, columns, err) from err
+    def finished() -> PreparedBatch:
+        number, batch, columns, future = pending.popleft()
+        try:
+            return batch, columns, future.result()
+        except BrokenProcessPool as err:
+            raise _worker_died(number, columns, err) from err
 
-        for number, batch in enumerate(batches):
-            columns = batch.to_pydict()
-            try:  # a pool broken before this batch fails at submit: the same error
-                future = executor.submit(_prepare, config_json, _rows(columns))
-            except BrokenProcessPool as err:
-                raise _worker_died(number, columns, err) from err
-            pending.append((number, batch, columns, future))
-            if len(pending) >= 2 * slots:
-                yield finished()
-        while pending:
+    for number, batch in enumerate(batches):
+        columns = batch.to_pydict()
+        try:  # a pool broken before this batch fails at submit: the same error
+            future = executor.submit(_prepare, config_json, _rows(columns))
+        except BrokenProcessPool as err:
+            raise _worker_died(number, columns, err) from err
+        pending.append((number, batch, columns, future))
+        if len(pending) >= 2 * slots:
             yield finished()
+    while pending:
+        yield finished()
 
 
 def _worker_died(number: int, columns: dict[str, list[Any]], err: Exception) -> RuntimeError:
