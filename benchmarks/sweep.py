@@ -43,7 +43,7 @@ from kedro_gpt.sweep.study import (  # noqa: E402
     run_study,
     study_report,
 )
-from kedro_gpt.tracking.sweep_runs import trial_run  # noqa: E402
+from kedro_gpt.tracking.sweep_runs import log_trial_to_parent, trial_run  # noqa: E402
 from kedro_gpt.training.config import TrainConfig  # noqa: E402
 from kedro_gpt.training.data import RandomWindows  # noqa: E402
 from kedro_gpt.training.evaluate import ShardEvaluator  # noqa: E402
@@ -142,7 +142,7 @@ def sweep(args: argparse.Namespace, out: Path) -> dict[str, Any]:
         mlflow.log_params({"sweep.pruner": args.pruner, "sweep.trial_minutes": args.trial_minutes})
         t0 = time.perf_counter()
         trainer = make_trainer(args.trial_minutes, args.threads, Path(tmp), config.study_name)
-        study = run_study(config, trainer)
+        study = run_study(config, trainer, [log_trial_to_parent])
         wall = time.perf_counter() - t0
         report = study_report(study, config)
         report["wall_s"] = wall

@@ -147,3 +147,17 @@ def test_json_report_is_written_atomically(tmp_path):
         ds2.save({"bad": Unserialisable()})
     # kedro-datasets' JSONDataset would leave an empty file that loads as the latest version
     assert not [p for p in tmp_path.joinpath("s.json").rglob("*") if p.is_file()]
+
+
+def test_a_streamed_load_holds_one_batch_not_the_file(tmp_path):
+    """pyarrow pre-buffers every requested row group by default: a loaded file must stream."""
+    rng = np.random.default_rng(0)
+    texts = ["".join(rng.choice(list("abcdefghij "), 4000)) for _ in range(64)]
+    batches = (pa.record_batch({"text": texts}) for _ in range(100))  # ~25 MB, 100 row groups
+    ds = StreamingParquetDataset(str(tmp_path / "big.parquet"))
+    ds.save(batches)
+    peak = 0
+    for batch in ds.load().iter_batches(batch_size=64):
+        peak = max(peak, pa.total_allocated_bytes())
+        assert batch.num_rows == 64
+    assert peak < 5 * 2**20, f"{peak / 2**20:.0f} MiB held while streaming a 25 MB file"

@@ -4,6 +4,7 @@ the report, the best parameters, Optuna's plots, TensorBoard events per trial; t
 from __future__ import annotations
 
 import json
+import sqlite3
 
 import pytest
 import yaml
@@ -51,6 +52,14 @@ def test_each_trial_is_a_nested_run_under_the_sweep(project):
     assert len(parents) == 1
     trials = [r for r in runs if r["tags"].get("mlflow.parentRunId") == parents[0]["run_id"]]
     assert len(trials) == 3
+    latest = parents[0]["metrics"]  # the study's history on the sweep's own run
+    assert {"sweep/trial_value", "sweep/best_value", "sweep/trial_seconds"} <= set(latest)
+    with sqlite3.connect(project / "mlflow.db") as db:
+        steps = db.execute(
+            "select step from metrics where run_uuid=? and key='sweep/trial_value' order by step",
+            (parents[0]["run_id"],),
+        ).fetchall()
+    assert [s[0] for s in steps] == [0, 1, 2]
     for trial in trials:
         assert trial["tags"]["sweep.state"] in {"complete", "pruned"}
         assert "trial.training.learning_rate" in trial["params"]

@@ -116,7 +116,9 @@ def _by_format(opened: OpenedInput, entry: Input, state: FileState) -> Iterator[
     """The reader for the opened input's format."""
     if opened.format == "parquet":
         with spool(opened) as tmp:
-            yield from read_parquet(pq.ParquetFile(tmp), entry.spec, state, opened.url)
+            yield from read_parquet(
+                pq.ParquetFile(tmp, pre_buffer=False), entry.spec, state, opened.url
+            )
     elif opened.format in ARCHIVE_FORMATS:
         yield from read_archive(opened, entry.spec, state)
     elif opened.format == "jsonl":
@@ -139,7 +141,9 @@ def _read_input(
         if entry.spec.sha256 is not None:
             check_sha256(entry.path, entry.spec.sha256)
         stats.bytes += entry.path.stat().st_size
-        yield from read_parquet(pq.ParquetFile(entry.path), entry.spec, state, None)
+        yield from read_parquet(
+            pq.ParquetFile(entry.path, pre_buffer=False), entry.spec, state, None
+        )
         return
     with open_input(entry, limits) as opened:
         state.format = opened.format

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,8 @@ class TrialOutcome:
 
 
 TrainTrial = Callable[[optuna.Trial, dict[str, Any]], TrialOutcome]
+#: Called after each finished trial of this worker (Optuna's ``optimize`` callbacks).
+TrialEnd = Callable[[optuna.Study, FrozenTrial], None]
 
 
 class PruningCallback(TrainCallback):
@@ -169,9 +171,12 @@ def _enqueue_ablation(study: optuna.Study, rows: int) -> None:
             study.enqueue_trial({ROW: row})
 
 
-def run_study(config: SweepConfig, train_trial: TrainTrial) -> optuna.Study:
+def run_study(
+    config: SweepConfig, train_trial: TrainTrial, on_trial_end: Sequence[TrialEnd] = ()
+) -> optuna.Study:
     """Run trials until the study holds ``n_trials`` finished ones (or, for an ablation, every
-    row), or this worker's ``timeout_minutes`` is spent. Returns the study."""
+    row), or this worker's ``timeout_minutes`` is spent; ``on_trial_end`` hears of each trial
+    this worker finishes. Returns the study."""
     study = open_study(config)
     optuna.storages.fail_stale_trials(study)  # trials of workers that died, before counting
     rows = ablation_rows(config)
@@ -206,7 +211,9 @@ def run_study(config: SweepConfig, train_trial: TrainTrial) -> optuna.Study:
     if total is not None and done >= total:
         logger.info("study %s already holds %d finished trials", config.study_name, done)
         return study
-    callbacks = [MaxTrialsCallback(total, states=FINISHED)] if total is not None else []
+    callbacks: list[TrialEnd] = list(on_trial_end)
+    if total is not None:
+        callbacks.append(MaxTrialsCallback(total, states=FINISHED))
     timeout = config.timeout_minutes * 60 if config.timeout_minutes else None
     study.optimize(objective, timeout=timeout, callbacks=callbacks, catch=(Exception,))
     return study

@@ -279,7 +279,9 @@ def _bucket_dedup(
         int((members[first] > 1).sum()),
     )
     first_ids: dict[int, str] = {}
-    for batch in pq.ParquetFile(candidates).iter_batches(batch_size=config.batch_size):
+    for batch in pq.ParquetFile(candidates, pre_buffer=False).iter_batches(
+        batch_size=config.batch_size
+    ):
         ids = batch.column("id").to_pylist()
         indexes = batch.column(_INDEX).to_numpy()
         sizes = batch.column(_SIZE).to_pylist()

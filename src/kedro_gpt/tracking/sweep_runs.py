@@ -39,3 +39,24 @@ def trial_run(study: str, number: int, overrides: dict[str, Any]) -> Iterator[ML
         raise
     finally:
         mlflow.end_run(status)  # this trial's run: the parent is active again
+
+
+def log_trial_to_parent(study: Any, trial: Any) -> None:
+    """On the sweep's own run, at step = the trial's number: ``sweep/trial_value`` (a pruned
+    trial's last reported loss), ``sweep/best_value`` so far and ``sweep/trial_seconds``, so
+    the parent's charts show the study's history; a failed trial logs nothing."""
+    if mlflow.active_run() is None:
+        return
+    value = trial.value
+    if value is None and trial.intermediate_values:
+        value = trial.intermediate_values[max(trial.intermediate_values)]
+    if value is None:
+        return
+    metrics = {"sweep/trial_value": float(value)}
+    complete = [t.value for t in study.get_trials(deepcopy=False) if t.value is not None]
+    if complete:
+        metrics["sweep/best_value"] = float(min(complete))
+    if trial.datetime_start and trial.datetime_complete:
+        seconds = (trial.datetime_complete - trial.datetime_start).total_seconds()
+        metrics["sweep/trial_seconds"] = seconds
+    mlflow.log_metrics(metrics, step=trial.number)

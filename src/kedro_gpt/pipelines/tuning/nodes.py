@@ -24,7 +24,7 @@ from kedro_gpt.sweep.study import (
     study_report,
 )
 from kedro_gpt.tokenizer.shards import TokenShards
-from kedro_gpt.tracking.sweep_runs import trial_run
+from kedro_gpt.tracking.sweep_runs import log_trial_to_parent, trial_run
 from kedro_gpt.training.callbacks import TrainCallback
 from kedro_gpt.training.launch import launch
 
@@ -82,7 +82,7 @@ def run_sweep(
             )
         return TrialOutcome(result.best_val_loss, result.step, result.tokens, result.elapsed_s)
 
-    study = run_study(config, train_trial)
+    study = run_study(config, train_trial, [log_trial_to_parent])
     report = study_report(study, config)
     logger.info("sweep %s: %s; best %s", config.study_name, report["counts"], report["best"])
     plots = {f"{name}.png": figure for name, figure in study_plots(study).items()}
