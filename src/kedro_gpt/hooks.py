@@ -42,14 +42,26 @@ class RunIsolationHooks:
 
     Kedro loads the newest version of a versioned input, which may be another run's: two
     ``kedro run`` started side by side would read each other's documents. A version pinned on the
-    command line (``--load-versions``) is kept.
+    command line (``--load-versions``) is kept. With ``--only-missing-outputs`` an output that
+    already exists is left to load its newest version: Kedro then sees it and skips the node that
+    makes it (a version pinned to this run would not exist yet, and every node would run again).
     """
 
     @hook_impl(tryfirst=True)
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
         pinned = set(run_params.get("load_versions") or {})
+        resuming = bool(run_params.get("only_missing_outputs"))
         for name in sorted(pipeline.all_outputs() - pinned):
+            if resuming and _exists(catalog, name):
+                continue
             pin_to_own_version(catalog, name)
+
+
+def _exists(catalog: Any, name: str) -> bool:
+    try:
+        return bool(catalog.exists(name))
+    except Exception:  # noqa: BLE001 - e.g. a metrics dataset outside an MLflow run
+        return False
 
 
 def pin_to_own_version(catalog: Any, name: str) -> None:
