@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import gzip
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import PROJECT_ROOT, TINY_SHAKESPEARE
-
-SCRIPT = PROJECT_ROOT / "benchmarks" / "dedup_scale.py"
+from tests.benchmarks.scripts import run_script
+from tests.conftest import TINY_SHAKESPEARE
 
 
 @pytest.mark.slow
@@ -23,14 +20,11 @@ def test_planted_copies_are_found_through_the_pipeline(tmp_path: Path) -> None:
     with gzip.open(corpus, "wt", encoding="utf-8") as out:
         out.write(text[: text.index("\n", 300_000) + 1])
     figures = tmp_path / "figures.json"
-    proc = subprocess.run(
-        [sys.executable, str(SCRIPT), str(corpus), "--target-mb", "3", "--doc-chars", "4000"]
-        + ["--json", str(figures), "--no-write"],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
+    proc = run_script(
+        "dedup_scale.py",
+        *[str(corpus), "--target-mb", "3", "--doc-chars", "4000"],
+        *["--json", str(figures), "--no-write"],
         timeout=300,
-        check=False,
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
     scores = json.loads(figures.read_text())["scores"]

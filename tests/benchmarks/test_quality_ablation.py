@@ -4,30 +4,22 @@ per configuration, the table against the base, and a resumable study."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
+from subprocess import CompletedProcess
 
 import pytest
 
-from tests.conftest import PROJECT_ROOT
+from tests.benchmarks.scripts import run_script
 
 pytestmark = pytest.mark.slow
 
-SCRIPT = PROJECT_ROOT / "benchmarks" / "quality.py"
 
-
-def _run(tmp_path: Path, *configs: str) -> tuple[subprocess.CompletedProcess, list[dict]]:
+def _run(tmp_path: Path, *configs: str) -> tuple[CompletedProcess, list[dict]]:
     rows = tmp_path / "rows.json"
-    proc = subprocess.run(
-        [sys.executable, str(SCRIPT), "--minutes", "0.02", "--configs", *configs]
-        + ["--threads", "1", "--storage", f"sqlite:///{tmp_path / 'quality.db'}"]
-        + ["--json", str(rows), "--no-write"],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
+    proc = run_script(
+        "quality.py",
+        *["--minutes", "0.02", "--configs", *configs, "--threads", "1"],
+        *["--storage", f"sqlite:///{tmp_path / 'quality.db'}", "--json", str(rows), "--no-write"],
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
     return proc, json.loads(rows.read_text())
@@ -49,12 +41,5 @@ def test_each_configuration_is_an_ablation_row_against_the_base(tmp_path):
 
 
 def test_an_unknown_configuration_is_refused_by_name(tmp_path):
-    proc = subprocess.run(
-        [sys.executable, str(SCRIPT), "--configs", "ropee", "--no-write"],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    proc = run_script("quality.py", "--configs", "ropee", "--no-write", timeout=120)
     assert proc.returncode == 2 and "unknown configs ['ropee']" in proc.stderr
