@@ -198,7 +198,7 @@ def _cleaned(
     gathered, and their keeping only counted, when the bucket index will decide: ``folder``)."""
     deferred = folder is not None
     for batch, columns, preparations in prepared_batches(
-        _checked(batches, schema), cleaner.config, pool[1], pool
+        _checked(batches, schema), cleaner.config, pool
     ):
         keep: list[int] = []
         texts: list[str] = []

@@ -104,15 +104,10 @@ def run_tasks(executor: Executor | None, fn: Any, calls: list[tuple[Any, ...]]) 
 def prepared_batches(
     batches: Iterable[pa.RecordBatch],
     config: CleaningConfig,
-    workers: int,
-    pool: tuple[Executor | None, int] | None = None,
+    pool: tuple[Executor | None, int],
 ) -> Iterator[PreparedBatch]:
-    """Each batch with its preparations, in input order, made on ``pool`` (an ``(executor,
-    slots)`` pair from ``batch_executor``; one is opened for the call when not given)."""
-    if pool is None:
-        with batch_executor(config, workers) as opened:
-            yield from prepared_batches(batches, config, workers, opened)
-        return
+    """Each batch with its preparations, in input order, made on ``pool`` (the ``(executor,
+    slots)`` pair ``batch_executor`` gives; no executor: prepared by the caller)."""
     executor, slots = pool
     if executor is None:
         for batch in batches:
