@@ -82,7 +82,10 @@ def test_chat_stream_rate_edit_and_find_the_row(browser, slow_bundle, tmp_path):
         page.click(".assistant .rate-up")
         page.fill(".assistant .comment", "close, but not quite")
         page.click(".assistant .edit")
-        assert page.input_value(".assistant .edited") == answer  # starts from the answer
+        # starts from the answer; a textarea's value has its line breaks as LF (HTML spec), and
+        # the untrained model's bytes can hold a CR
+        as_textarea = answer.replace("\r\n", "\n").replace("\r", "\n")
+        assert page.input_value(".assistant .edited") == as_textarea
         page.fill(".assistant .edited", "William Shakespeare wrote Hamlet.")
         page.click(".assistant .send-feedback")
         page.wait_for_function(
