@@ -17,6 +17,7 @@ from kedro_gpt.finetune.continued import run_continued_pretraining
 from kedro_gpt.finetune.conversations import run_conversations, run_text2text
 from kedro_gpt.finetune.data import pair_conversation
 from kedro_gpt.model.bundle import ModelBundle
+from kedro_gpt.text.detokenize import detokenized
 from kedro_gpt.training.data import IGNORE_INDEX, BatchSource
 from tests.finetune.conftest import tiny_config
 
@@ -127,6 +128,29 @@ def test_the_test_split_is_fixed_across_seeds_and_subsets(bundle, tmp_path):
     assert len(splits[0].test.texts) == 8
     assert splits[0].val.texts != splits[1].val.texts  # the training seed picks train / val
     assert len(splits[2].train.rows) + len(splits[2].val.rows) == 20
+
+
+def test_detokenize_rejoins_treebank_tokens_and_keeps_the_same_splits(bundle, tmp_path):
+    assert detokenized('the " conan " of fun , really . ') == 'the "conan" of fun, really.'
+    assert detokenized("he's going ( slowly ) -- and it's good") == (
+        "he's going (slowly) -- and it's good"
+    )
+    examples = [(f"great fun , {i} .", "positive") for i in range(20)] + [
+        (f"a slog ( {i} ) !", "negative") for i in range(20)
+    ]
+    labels = ["negative", "positive"]
+    splits = [
+        classification_data(
+            bundle,
+            examples,
+            labels,
+            tiny_config(tmp_path, task="classification", classification={"detokenize": flag}),
+        )
+        for flag in (False, True)
+    ]
+    assert splits[1].test.texts == [detokenized(t) for t in splits[0].test.texts]
+    assert splits[1].train.texts == [detokenized(t) for t in splits[0].train.texts]
+    assert "great fun, 3." in splits[1].train.texts + splits[1].val.texts + splits[1].test.texts
 
 
 def test_text2text_reports_the_copy_baseline(bundle, tmp_path):

@@ -90,3 +90,22 @@ def test_the_attribute_sets_the_decay_and_one_means_one_learning_rate():
     assert given == pytest.approx([0.6561, 0.729, 0.81, 0.9, 1.0])
     with pytest.raises(ValueError, match="layer_lr_decay must be positive"):
         model.param_groups(0.1, layer_lr_decay=0.0)
+
+
+def test_the_auxiliary_lm_loss_adds_the_texts_next_token_loss_in_training_only():
+    plain = classifier()
+    aux = classifier()
+    aux.lm_loss_weight = 0.5
+    aux.load_state_dict(plain.state_dict())
+    idx = torch.tensor([[5, 6, 7, 8, 0, 0], [9, 10, 11, 12, 13, 14]])  # row 0 right-padded (pad 0)
+    targets = torch.full_like(idx, -100)
+    targets[0, 3], targets[1, 5] = 1, 0
+    _, clf_loss = plain(idx, targets)
+    # the LM loss by hand: next tokens of the real tokens only
+    lm = plain.backbone.lm_logits(plain.backbone.hidden_states(idx))
+    nxt = [(0, t) for t in range(3)] + [(1, t) for t in range(5)]
+    by_hand = torch.stack([-lm[r, t].log_softmax(-1)[idx[r, t + 1]] for r, t in nxt]).mean()
+    _, loss = aux(idx, targets)
+    assert loss.item() == pytest.approx(clf_loss.item() + 0.5 * by_hand.item(), rel=1e-5)
+    aux.eval()  # validation, which picks the checkpoint, sees the classification loss alone
+    assert aux(idx, targets)[1].item() == pytest.approx(clf_loss.item(), rel=1e-6)

@@ -34,6 +34,7 @@ from kedro_gpt.finetune.fit import TaskResult, eval_loss, finetuned_info, train_
 from kedro_gpt.model.bundle import ModelBundle
 from kedro_gpt.model.classifier import GPTClassifier
 from kedro_gpt.model.gpt import GPT
+from kedro_gpt.text.detokenize import detokenized
 from kedro_gpt.tokenizer.special_tokens import PAD, special_token_id
 from kedro_gpt.training.callbacks import TrainCallback
 from kedro_gpt.training.result import TrainResult
@@ -97,6 +98,8 @@ def classification_data(
     """Split off the fixed test set (``split_seed``), sample at most ``max_examples`` of the rest
     (``seed``), split off the validation set, encode each split."""
     params = config.classification
+    if params.detokenize:
+        examples = [(detokenized(text), label) for text, label in examples]
     pool, test_ex = _stratified_split(list(examples), params.test_fraction, params.split_seed)
     if params.max_examples and len(pool) > params.max_examples:
         picks = np.random.default_rng(config.seed).permutation(len(pool))
@@ -181,6 +184,7 @@ def fit_classifier(
         data.pad_id,
         params.pooling,
         layer_lr_decay=params.layer_lr_decay if adapt else 1.0,
+        lm_loss_weight=params.lm_loss_weight,
     )
     batch = config.training.batch_size
     plan = phases(params, backbone.config.n_layer) if adapt else [Phase("all", None)]
@@ -311,7 +315,11 @@ def run_classification(
         metrics.update(scratch_accuracy=scratch["accuracy"], scratch_macro_f1=scratch["macro_f1"])
         report["scratch_baseline"] = scratch
     report["metrics"] = metrics
-    classifier = {"labels": data.labels, **model.head_state()}
+    classifier = {
+        "labels": data.labels,
+        **model.head_state(),
+        "detokenize": config.classification.detokenize,
+    }
     info = finetuned_info(
         bundle, config, result, metrics=metrics, adaptation=adapt, classifier=classifier
     )

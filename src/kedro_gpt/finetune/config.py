@@ -132,6 +132,17 @@ class ClassificationParams(StrictModel):
         True, description="TF-IDF + logistic regression and NB-weighted logistic regression"
     )
     pooling: Literal["last", "mean"] = "last"
+    detokenize: bool = Field(
+        False,
+        description="rejoin Penn-Treebank-style tokens (sacremoses: 'fun , wasabi .' -> 'fun, "
+        "wasabi.') so pre-tokenized task text reads like the text the model was pretrained on",
+    )
+    lm_loss_weight: float = Field(
+        0.0,
+        ge=0,
+        description="add this times the LM loss of the training texts to the classification loss "
+        "(GPT-1's auxiliary objective: 0.5); 0 = classification loss only",
+    )
     scratch_baseline: bool = Field(True, description="train the same model from scratch too")
     # transfer techniques (ULMFiT, Howard & Ruder 2018); off by default
     head_warmup_steps: int = Field(

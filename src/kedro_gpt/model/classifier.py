@@ -5,6 +5,11 @@ Batches follow the training loop's ``(x, y)`` shape: ``x`` ``[B, T]`` token ids 
 Pooling is the hidden state of the last non-pad token (``last``; causal attention means it has
 seen the whole text) or the mean over non-pad tokens (``mean``).
 
+With ``lm_loss_weight`` above 0 the training loss adds that times the language-modelling loss of
+the same texts (GPT-1's auxiliary objective, Radford et al. 2018): the backbone keeps modelling
+the task's text while it learns the labels. Only in training mode: validation loss, which picks
+the checkpoint, stays the classification loss.
+
 Discriminative fine-tuning (ULMFiT): with ``layer_lr_decay`` below 1, :meth:`param_groups` gives
 the head the full learning rate and each layer below a ``layer_lr_decay`` times smaller one.
 """
@@ -36,6 +41,7 @@ class GPTClassifier(nn.Module):
         pad_id: int,
         pooling: Pooling = "last",
         layer_lr_decay: float = 1.0,
+        lm_loss_weight: float = 0.0,
     ):
         super().__init__()
         if num_labels < 2:
@@ -48,10 +54,11 @@ class GPTClassifier(nn.Module):
         nn.init.zeros_(self.head.bias)
         self.pad_id = pad_id
         self.pooling = pooling
+        self.lm_loss_weight = lm_loss_weight
 
-    def pooled(self, idx: Tensor) -> Tensor:
-        """One vector per row ``[B, n_embd]``."""
-        hidden = self.backbone.hidden_states(idx)
+    def pooled(self, idx: Tensor, hidden: Tensor | None = None) -> Tensor:
+        """One vector per row ``[B, n_embd]`` (of ``hidden``, the backbone's states, if given)."""
+        hidden = self.backbone.hidden_states(idx) if hidden is None else hidden
         real = idx != self.pad_id
         if self.pooling == "mean":
             weights = real.unsqueeze(-1).to(hidden.dtype)
@@ -61,12 +68,23 @@ class GPTClassifier(nn.Module):
         return hidden[torch.arange(idx.shape[0], device=idx.device), last]
 
     def forward(self, idx: Tensor, targets: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
-        """Logits ``[B, num_labels]`` and, given targets, the mean cross-entropy."""
-        logits = self.head(self.pooled(idx)).float()
+        """Logits ``[B, num_labels]`` and, given targets, the mean cross-entropy (plus the
+        weighted LM loss in training mode)."""
+        hidden = self.backbone.hidden_states(idx)
+        logits = self.head(self.pooled(idx, hidden)).float()
         if targets is None:
             return logits, None
         labels = torch.where(targets != IGNORE_INDEX, targets, -1).amax(dim=1)
-        return logits, F.cross_entropy(logits, labels, ignore_index=-1)
+        loss = F.cross_entropy(logits, labels, ignore_index=-1)
+        if self.training and self.lm_loss_weight > 0:
+            loss = loss + self.lm_loss_weight * self._lm_loss(idx, hidden)
+        return logits, loss
+
+    def _lm_loss(self, idx: Tensor, hidden: Tensor) -> Tensor:
+        """Next-token cross-entropy over the real (non-pad) tokens of the batch."""
+        nxt = idx[:, 1:].masked_fill(idx[:, 1:] == self.pad_id, IGNORE_INDEX)
+        lm = self.backbone.lm_logits(hidden[:, :-1])
+        return F.cross_entropy(lm.flatten(0, 1), nxt.flatten(), ignore_index=IGNORE_INDEX)
 
     def param_groups(self, weight_decay: float, layer_lr_decay: float | None = None) -> list[dict]:
         """Optimizer groups, 2-D weights with ``weight_decay`` and the rest without, each with

@@ -133,7 +133,7 @@ class DecodePlan:
             h = F.layer_norm(x, (C,), *layer.ln_2)
             x = x + F.linear(act(F.linear(h, *layer.fc)), *layer.fc_proj)
         x = F.layer_norm(x, (C,), model.transformer.ln_f.weight, model.transformer.ln_f.bias)
-        return model._head(x)
+        return model.lm_logits(x)
 
 
 def _gelu_tanh(x: Tensor) -> Tensor:

@@ -68,7 +68,7 @@ class GPT(nn.Module):
         The loss is ``None`` without targets, and 0 (with zero gradients) when every target is
         masked, so a fully masked fine-tuning batch cannot poison training with NaN.
         """
-        logits = self._head(self.hidden_states(idx))
+        logits = self.lm_logits(self.hidden_states(idx))
         if targets is None:
             return logits, None
         loss_sum = F.cross_entropy(
@@ -132,7 +132,7 @@ class GPT(nn.Module):
         layers = zip(self.transformer.h, cache.k, cache.v, self._value_embeds(idx), strict=True)
         for block, k, v, ve in layers:
             x = block(x, rope, (k, v), start_pos, mask, ve)
-        return self._head(self.transformer.ln_f(x[:, -1]))
+        return self.lm_logits(self.transformer.ln_f(x[:, -1]))
 
     def _padded_mask(self, pad: Tensor, start_pos: int, end: int) -> Tensor:
         """``[B, 1, T, end]`` bool: causal, minus each row's padded columns.
@@ -147,7 +147,8 @@ class GPT(nn.Module):
         allowed = (causal[None] & real[:, None, :]) | (cols[None, :] == q_cols[:, None])[None]
         return allowed.unsqueeze(1)
 
-    def _head(self, x: Tensor) -> Tensor:
+    def lm_logits(self, x: Tensor) -> Tensor:
+        """LM logits (float32, soft-capped if configured) of final hidden states."""
         logits = self.lm_head(x).float()
         cap = self.config.logit_softcap
         if cap is not None:

@@ -25,6 +25,7 @@ from kedro_gpt.serving.engine import GenerationEngine
 from kedro_gpt.serving.errors import APIError
 from kedro_gpt.serving.metrics import Metrics
 from kedro_gpt.serving.settings import ServerSettings
+from kedro_gpt.text.detokenize import classifier_input
 from kedro_gpt.tokenizer.special_tokens import ENDOFTEXT, find_token_id
 
 
@@ -100,7 +101,9 @@ class Served:
         """Label and per-label probabilities of each text (its first ``block_size`` tokens)."""
         assert self.classifier is not None
         block = self.bundle.config.block_size
-        rows = [classification_row(self.bundle.tokenizer.encode(t), 0, block) for t in texts]
+        head = self.bundle.info["classifier"]
+        encode = self.bundle.tokenizer.encode
+        rows = [classification_row(encode(classifier_input(t, head)), 0, block) for t in texts]
         x, _ = collate([r for r in rows if r is not None], self.classifier.pad_id)
         with torch.inference_mode():
             probs = torch.softmax(self.classifier(x)[0], dim=-1).tolist()
