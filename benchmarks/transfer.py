@@ -46,10 +46,8 @@ def prepare(workdir: Path) -> Path:
     if workdir.exists():
         shutil.rmtree(workdir)
     (workdir / "src").mkdir(parents=True)
-    shutil.copy(ROOT / "pyproject.toml", workdir)
     shutil.copy(ROOT / ".telemetry", workdir)
-    shutil.copytree(ROOT / "conf", workdir / "conf", ignore=shutil.ignore_patterns("local"))
-    (workdir / "conf" / "local").mkdir()
+    refresh_conf(workdir)
     shutil.copytree(ROOT / "data" / "01_raw", workdir / "data" / "01_raw")
     raw = workdir / "data" / "english" / "01_raw"
     raw.mkdir(parents=True)
@@ -58,6 +56,16 @@ def prepare(workdir: Path) -> Path:
             raise SystemExit(f"missing corpus {source}")
         (raw / name).symlink_to(source)
     return workdir
+
+
+def refresh_conf(workdir: Path) -> None:
+    """The project's pyproject and conf (all but ``local``) copied over the scratch project's,
+    so a phase run later runs with today's settings, not those of the day the copy was made."""
+    shutil.copy(ROOT / "pyproject.toml", workdir)
+    if (workdir / "conf").exists():
+        shutil.rmtree(workdir / "conf")
+    shutil.copytree(ROOT / "conf", workdir / "conf", ignore=shutil.ignore_patterns("local"))
+    (workdir / "conf" / "local").mkdir()
 
 
 def kedro_run(workdir: Path, *args: str, log: Path) -> float:
@@ -119,6 +127,8 @@ TECHNIQUES: dict[str, dict[str, Any]] = {
     "discriminative LRs (x0.7 a layer)": {"layer_lr_decay": 0.7},
     "gradual unfreezing": {"gradual_unfreezing": "true"},
     "all three": {"head_warmup_steps": 100, "layer_lr_decay": 0.7, "gradual_unfreezing": "true"},
+    "mean pooling + detokenized text": {"pooling": "mean", "detokenize": "true"},
+    "mean pooling + auxiliary LM loss (0.5)": {"pooling": "mean", "lm_loss_weight": 0.5},
 }
 
 
@@ -148,10 +158,12 @@ def _classify(minutes: float, scratch: bool, technique: dict[str, Any]) -> str:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Phase 2: the techniques one at a time, then one row per starting point, then chat."""
     work, log, english = args.workdir, args.workdir / "runs.log", "--env=english"
+    refresh_conf(work)
     adapted_report = "data/english/08_reporting/adapt/finetune_report.json"
     times: dict[str, float] = {}
     techniques: dict[str, dict[str, Any]] = {}
-    for name, technique in TECHNIQUES.items():
+    for name in args.techniques:
+        technique = TECHNIQUES[name]
         times[f"technique: {name}"] = kedro_run(
             work,
             english,
@@ -184,10 +196,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         reports[name] = latest(work, report)
     chat = {"finetuning.task": "chat", "finetuning.training.max_minutes": args.chat_minutes}
     chats = {}
-    for name, env, report in (
+    chat_rows = (
         ("Wikipedia", english, "data/english/08_reporting/finetune_report.json"),
         ("Shakespeare (default pretraining)", None, "data/08_reporting/finetune_report.json"),
-    ):
+    )
+    for name, env, report in chat_rows if args.chat else ():
         times[f"chat from {name}"] = kedro_run(
             work, *([env] if env else []), "--pipelines=finetune", _params(**chat), log=log
         )
@@ -234,7 +247,12 @@ def table(result: dict[str, Any]) -> str:
             f"{m.get('scratch_accuracy', float('nan')):.3f} | {m['majority_accuracy']:.3f} | "
             f"{m['tfidf_logreg_accuracy']:.3f} | {m['nb_logreg_accuracy']:.3f} |"
         )
-    lines += ["", "| chat from | response loss (nats/token) | BLEU | chrF |", "|---|---|---|---|"]
+    if result["chat"]:
+        lines += [
+            "",
+            "| chat from | response loss (nats/token) | BLEU | chrF |",
+            "|---|---|---|---|",
+        ]
     for name, m in result["chat"].items():
         lines.append(
             f"| {name} | {m['response_loss']:.3f} | {m.get('bleu', float('nan')):.1f} | "
@@ -252,7 +270,16 @@ def main() -> None:
     parser.add_argument("--classify-minutes", type=float, default=5.0)
     parser.add_argument("--technique-minutes", type=float, default=2.0)
     parser.add_argument("--chat-minutes", type=float, default=3.0)
+    parser.add_argument(
+        "--techniques",
+        type=lambda text: [name.strip() for name in text.split(";")],
+        default=list(TECHNIQUES),
+        help="';'-separated technique names to measure (default: all): " + "; ".join(TECHNIQUES),
+    )
+    parser.add_argument("--no-chat", dest="chat", action="store_false", help="skip the chat rows")
     args = parser.parse_args()
+    if unknown := set(args.techniques) - set(TECHNIQUES):
+        parser.error(f"unknown --techniques {sorted(unknown)}; known: {'; '.join(TECHNIQUES)}")
     times_file = args.workdir / "pretrain_times.json"
     if args.phase in ("pretrain", "all"):
         times = pretrain(args)
