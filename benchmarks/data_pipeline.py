@@ -171,6 +171,7 @@ def run_configuration(spec: dict[str, Any]) -> dict[str, Any]:
     ingestion = {**conf_params("ingestion"), "sources": [{"path": p} for p in spec["sources"]]}
     cleaning, tokenization = conf_params("cleaning"), conf_params("tokenization")
     cleaning = apply_overrides(cleaning, spec.get("cleaning", {}))  # {"dedup.near.index": …}
+    tokenization = apply_overrides(tokenization, spec.get("tokenization", {}))
     documents_ds = StreamingParquetDataset(str(work / "documents.parquet"))
     clean_ds = StreamingParquetDataset(str(work / "clean_documents.parquet"))
     split_ds = StreamingParquetDataset(str(work / "split_documents.parquet"))
@@ -361,18 +362,49 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def table(summary: dict[int, dict[str, Any]]) -> str:
-    """Markdown table: MB/s and peak RSS per stage for each multiple, and the RSS ratio."""
-    multiples = sorted(summary)
-    low, high = multiples[0], multiples[-1]
-    head = "| stage |" + "".join(f" {m}x MB/s |" for m in multiples)
-    head += "".join(f" {m}x peak RSS MiB |" for m in multiples)
-    compare = len(multiples) > 1
-    head += f" RSS {high}x/{low}x |" if compare else ""
+def config_label(multiple: int, workers: int | None) -> str:
+    """A configuration's name: ``4x``, or ``4x, one core`` / ``4x, every core`` when the run
+    compares core counts (``workers`` None: conf/base's own setting)."""
+    if workers is None:
+        return f"{multiple}x"
+    cores = {0: "every core", 1: "one core"}.get(workers, f"{workers} cores")
+    return f"{multiple}x, {cores}"
+
+
+def speedups(summary: dict[str, dict[str, Any]]) -> list[str]:
+    """For each multiple run both ways: every core over one core, whole pipeline and stages."""
+    lines = []
+    for label, every in summary.items():
+        one = summary.get(label.replace("every core", "one core"))
+        if not label.endswith("every core") or one is None:
+            continue
+        per_stage = ", ".join(
+            f"{STAGE_NAMES[n].removeprefix('tokenization: ')} "
+            f"{every['stages'][n]['mb_s'] / one['stages'][n]['mb_s']:.2f}x"
+            for n in STAGES
+        )
+        lines.append(
+            f"Every core over one core, {label.split(',')[0]}: whole pipeline "
+            f"**{every['pipeline']['mb_s'] / one['pipeline']['mb_s']:.2f}x** "
+            f"({one['pipeline']['mb_s']:.2f} → {every['pipeline']['mb_s']:.2f} MB/s); "
+            f"per stage: {per_stage}."
+        )
+    return lines
+
+
+def table(summary: dict[str, dict[str, Any]]) -> str:
+    """Markdown table: MB/s and peak RSS per stage for each configuration, and the RSS ratio of
+    the last to the first."""
+    labels = list(summary)
+    low, high = labels[0], labels[-1]
+    head = "| stage |" + "".join(f" {m} MB/s |" for m in labels)
+    head += "".join(f" {m} peak RSS MiB |" for m in labels)
+    compare = len(labels) > 1
+    head += f" RSS {high} / {low} |" if compare else ""
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
 
     def row(label: str, key: Callable[[dict[str, Any]], dict[str, float]]) -> str:
-        cells = [key(summary[m]) for m in multiples]
+        cells = [key(summary[m]) for m in labels]
         line = f"| {label} |" + "".join(f" {c['mb_s']:.2f} |" for c in cells)
         line += "".join(f" {c['peak_rss'] / MIB:.0f} |" for c in cells)
         if compare:
@@ -384,23 +416,24 @@ def table(summary: dict[int, dict[str, Any]]) -> str:
     lines.append(row("**whole pipeline**", lambda s: s["pipeline"]))
     lines.append(row("peer: raw `sp.encode` (all texts in memory)", lambda s: s["raw_encode"]))
     ratios = " | ".join(
-        f"{m}x: **{summary[m]['encode_ratio']:.2f}**"
+        f"{m}: **{summary[m]['encode_ratio']:.2f}**"
         f" ({', '.join(f'{r:.2f}' for r in summary[m]['encode_ratios'])})"
-        for m in multiples
+        for m in labels
     )
     lines.append("")
     lines.append(f"Encoding stage / raw `sp.encode` MB/s (goal >= {ENCODE_GOAL}): {ratios}")
+    compared = speedups(summary)
+    lines += ["", *compared] if compared else []
     return "\n".join(lines)
 
 
-def details(summary: dict[int, dict[str, Any]]) -> str:
-    """Per multiple: documents, cleaning drops, tokens, baseline RSS, load averages."""
+def details(summary: dict[str, dict[str, Any]]) -> str:
+    """Per configuration: documents, cleaning drops, tokens, baseline RSS, load averages."""
     lines = []
-    for m in sorted(summary):
-        s = summary[m]
+    for m, s in summary.items():
         dropped = ", ".join(f"{k} {v}" for k, v in s["dropped"].items()) or "none"
         lines.append(
-            f"- {m}x: {s['stages']['ingestion']['bytes'] / MB:.1f} MB of text in "
+            f"- {m}: {s['stages']['ingestion']['bytes'] / MB:.1f} MB of text in "
             f"{s['documents_in']} documents; cleaning kept {s['documents_kept']} "
             f"(dropped: {dropped}); {s['tokens']:,} tokens (vocab {s['vocab_size']}); "
             f"RSS after imports {s['baseline_rss'] / MIB:.0f} MiB, pipeline peak "
@@ -421,7 +454,7 @@ def details(summary: dict[int, dict[str, Any]]) -> str:
 
 
 def section(
-    summary: dict[int, dict[str, Any]], args: argparse.Namespace, command: str, info: dict
+    summary: dict[str, dict[str, Any]], args: argparse.Namespace, command: str, info: dict
 ) -> str:
     scale_note = (
         ""
@@ -465,6 +498,11 @@ How it is measured (`benchmarks/data_pipeline.py`):
   Outputs are unversioned here (a versioned save writes the same bytes one folder deeper). A
   stage's time runs from the node call until its last output is saved (the nodes return
   generators that the datasets consume while saving).
+- **Cores.** Each multiple runs twice unless `--workers` says otherwise: on one core
+  (`cleaning.workers: 1`, the sentencepiece trainer's and encoder's `num_threads: 1`) and on
+  every core (`0` for all three, conf/base's setting). Cleaning prepares batches in worker
+  processes and deduplicates in input order, so both keep the same documents; the other stages
+  are single calls (ingestion, the split) or sentencepiece's own threads.
 - **MB/s** is the stage's input text (UTF-8, 1 MB = 10^6 bytes) over its time: the documents'
   text for ingestion (the gzip decompression and JSON parsing are part of the stage), the ingested
   text for cleaning, the cleaned text for the split, the training split's text for sentencepiece
@@ -494,6 +532,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("corpus", nargs="?", type=Path, default=CORPUS)
     parser.add_argument("--scale", type=float, default=1.0, help="use this fraction of the corpus")
     parser.add_argument("--multiples", type=int, nargs="+", default=[1, 4])
+    parser.add_argument(
+        "--workers",
+        type=int,
+        nargs="+",
+        default=[1, 0],
+        help="cores to run each multiple on (0 = every core): cleaning.workers and the "
+        "sentencepiece trainer's and encoder's num_threads",
+    )
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--doc-chars", type=int, default=8000, help="characters per document")
     parser.add_argument("--workdir", type=Path, help="keep inputs and outputs here (default: temp)")
@@ -513,25 +559,36 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def benchmark(args: argparse.Namespace, root: Path) -> dict[int, dict[str, Any]]:
+def benchmark(args: argparse.Namespace, root: Path) -> dict[str, dict[str, Any]]:
     text = read_corpus(args.corpus, args.scale)
     inputs = prepare_copies(text, root / "inputs", max(args.multiples), args.doc_chars)
     del text
-    runs: dict[int, list[dict[str, Any]]] = {m: [] for m in args.multiples}
+    compare = len(args.workers) > 1
+    configs = {
+        config_label(m, w if compare else None): (m, w)
+        for m in args.multiples
+        for w in args.workers
+    }
+    runs: dict[str, list[dict[str, Any]]] = {label: [] for label in configs}
     for repeat in range(args.repeats):
-        for m in args.multiples:
-            workdir = root / f"run_{m}x_{repeat}"
+        for k, (label, (m, workers)) in enumerate(configs.items()):
+            workdir = root / f"run_{k}_{repeat}"
             workdir.mkdir()
             spec = {
-                "label": f"{m}x (repeat {repeat + 1})",
+                "label": f"{label} (repeat {repeat + 1})",
                 "workdir": str(workdir),
                 "sources": [i["path"] for i in inputs[:m]],
                 "text_bytes": sum(i["text_bytes"] for i in inputs[:m]),
+                "cleaning": {"workers": workers},
+                "tokenization": {
+                    "sentencepiece.num_threads": workers,
+                    "encode.num_threads": workers,
+                },
             }
             print(f"running {spec['label']} ...", file=sys.stderr, flush=True)
-            runs[m].append(launch(spec))
+            runs[label].append(launch(spec))
             shutil.rmtree(workdir)  # the outputs can be large
-    return {m: summarise(r) for m, r in runs.items()}
+    return {label: summarise(r) for label, r in runs.items()}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -53,18 +53,24 @@ def test_benchmark_runs_end_to_end_on_a_tiny_corpus(tmp_path: Path, tiny_text: s
     figures = tmp_path / "figures.json"
     proc = subprocess.run(
         [sys.executable, str(SCRIPT), str(corpus), "--doc-chars", "4000", "--repeats", "1"]
+        + ["--multiples", "1", "4", "--workers", "1", "0"]
         + ["--docs", str(docs), "--json", str(figures)],
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=300,
         check=False,
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert "| **whole pipeline** |" in proc.stdout
 
     summary = json.loads(figures.read_text())["summary"]
-    one, four = summary["1"], summary["4"]
+    assert list(summary) == ["1x, one core", "1x, every core", "4x, one core", "4x, every core"]
+    one, four = summary["1x, every core"], summary["4x, every core"]
+    assert "Every core over one core, 4x: whole pipeline" in proc.stdout
+    # one core or every core, cleaning keeps the same documents
+    assert summary["1x, one core"]["documents_kept"] == one["documents_kept"]
+    assert summary["4x, one core"]["dropped"] == four["dropped"]
     text_bytes = len(tiny_text.encode("utf-8"))
     assert one["stages"]["ingestion"]["bytes"] == text_bytes
     assert four["stages"]["ingestion"]["bytes"] == 4 * text_bytes

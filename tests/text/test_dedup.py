@@ -65,3 +65,17 @@ def test_shingle_hashes_are_stable_and_distinct():
     assert a.dtype == np.uint32 and len(a) == 2
     assert np.array_equal(a, shingle_hashes("ONE two  three four\nfive six", 5))
     assert len(shingle_hashes("short text", 5)) == 1
+
+
+def test_signature_equals_datasketchs_value_by_value_update(excerpts, monkeypatch):
+    """``minhash`` hands datasketch each chunk of shingle hashes as one item: the signature is the
+    one a MinHash updated with every hash on its own gives, also across chunks."""
+    monkeypatch.setattr("kedro_gpt.text.dedup.SHINGLE_CHUNK", 50)
+    hasher = near()
+    for text in excerpts[:5]:
+        values = shingle_hashes(text, hasher.shingle_size)
+        assert len(values) > 50  # more than one chunk
+        one_by_one = hasher._empty()
+        for value in values:
+            one_by_one.update(value)
+        assert np.array_equal(hasher.minhash(text).hashvalues, one_by_one.hashvalues)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 
 from kedro_gpt.text.config import (
@@ -60,6 +62,17 @@ def test_statistics_on_a_small_text():
     assert duplicate_fractions(v.lines, len(text)) == (pytest.approx(1 / 3), 13 / len(text))
 
 
+def test_alpha_word_fraction_counts_words_with_a_letter():
+    """Against the definition word by word: a word counts when one of its characters is a
+    letter (neither digits, ``_``, punctuation, nor symbols are; a numeric word character such
+    as ``½``, neither letter nor digit, counts as the regex ``[^\\W\\d_]`` always did)."""
+    words = ["naïve", "42", "__init__", "x1", "...", "—", "Ω", "3rd", "(a)", "_1_", "#", "ß"]
+    text = " \n".join(words) + "  \t"
+    expected = sum(any(c.isalpha() for c in w) for w in words) / len(words)
+    assert expected == pytest.approx(7 / 12)
+    assert alpha_word_fraction(text, len(text.split())) == pytest.approx(expected)
+
+
 def test_ngram_index_matches_a_plain_count():
     words = "a b c a b c a b d e f g a b".split()
     index = NgramIndex(words)
@@ -69,6 +82,35 @@ def test_ngram_index_matches_a_plain_count():
     assert index.duplicate_ngram_chars(3) == 5
     assert index.duplicate_ngram_chars(10) == 0
     assert NgramIndex([]).top_ngram_chars(2) == 0
+
+
+def brute_force_ngram_chars(words: list[str], n: int) -> tuple[set[int], int]:
+    """(top n-gram chars, one value per n-gram tied for most frequent; duplicate n-gram chars)
+    counted with tuples of strings."""
+    grams = [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
+    counts = Counter(grams)
+    most = max(counts.values())
+    top = {len(" ".join(g)) * c for g, c in counts.items() if c == most} if most >= 2 else {0}
+    seen: set[tuple[str, ...]] = set()
+    covered = [False] * len(words)
+    for i, gram in enumerate(grams):
+        if gram in seen:
+            covered[i : i + n] = [True] * n
+        seen.add(gram)
+    return top, sum(len(w) for w, c in zip(words, covered, strict=True) if c)
+
+
+def test_ngram_index_matches_brute_force_on_repetitive_text(excerpts):
+    """Real verse with repeated passages spliced in: every n's statistics equal a count of
+    n-gram tuples (the index hashes n-grams and sorts the hashes)."""
+    words = excerpts[0].split()
+    words = words[:300] + words[50:120] + words[300:500] + words[60:70] * 3
+    index = NgramIndex(words)
+    for n in range(2, 11):
+        tops, duplicate = brute_force_ngram_chars(words, n)
+        assert duplicate > 0
+        assert index.top_ngram_chars(n) in tops
+        assert index.duplicate_ngram_chars(n) == duplicate
 
 
 # ---- filters ------------------------------------------------------------------------------------

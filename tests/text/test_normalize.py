@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import random
+import re._parser
 import unicodedata
 
 import pytest
+from ftfy.badness import BADNESS_RE, is_bad
 
 from kedro_gpt.text.config import NormalizeConfig
 from kedro_gpt.text.normalize import (
     Normalizer,
     fix_mojibake,
     limit_blank_lines,
+    looks_bad,
     normalize_newlines,
     remove_control_chars,
     strip_trailing_spaces,
@@ -30,6 +34,23 @@ def test_fix_mojibake_leaves_good_text_alone():
     good = "“Curly quotes”, ﬁ ligatures, full-width Ａ and naïve café stay as they are."
     assert fix_mojibake(good) == good
     assert fix_mojibake("plain ASCII\r\n") == "plain ASCII\r\n"
+
+
+def test_looks_bad_answers_as_ftfy_is_bad():
+    """The search around non-ASCII runs gives ftfy's answer: on mojibake and good text set at
+    every offset in ASCII prose, and on random mixes of the characters ftfy's regex names."""
+    _, widest = re._parser.parse(BADNESS_RE.pattern, BADNESS_RE.flags).getwidth()
+    assert widest <= 8 - 1  # the margin normalize.py searches around each run
+    prose = "The quick brown fox, at 9 a.m., jumps over the lazy dog. " * 3
+    pieces = ["â€™", "Ã©", "Ã ", "Â ", "ÃƒÂ©", "ГўВЂВ", "“quoted”", "naïve", "Ø³Ø§", "√±", "½"]
+    texts = [prose[:k] + piece + prose[k:] for piece in pieces for k in range(0, 60, 7)]
+    alphabet = "aZ .,!?\n" + "".join(sorted(set(re.sub(r"[\x00-\x7f]", "", BADNESS_RE.pattern))))
+    rng = random.Random(0)
+    texts += ["".join(rng.choices(alphabet, k=rng.randint(1, 40))) for _ in range(3000)]
+    texts += ["ab " * rng.randint(0, 9) + "".join(rng.choices(alphabet, k=3)) for _ in range(3000)]
+    answers = [is_bad(text) for text in texts]
+    assert 100 < sum(answers) < len(texts) - 100  # both answers are well represented
+    assert [looks_bad(text) for text in texts] == answers
 
 
 def test_nfc_composes():

@@ -12,6 +12,7 @@ import unicodedata
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 from pandas.util import hash_array
 
 if TYPE_CHECKING:
@@ -58,21 +59,24 @@ def _identity(value: int) -> int:
 
 
 def shingle_hashes(text: str, size: int) -> np.ndarray:
-    """Distinct 32-bit hashes of the word ``size``-grams of ``dedup_text(text)``.
+    """Distinct 32-bit hashes of the word ``size``-grams of ``dedup_text(text)``, in order of
+    first appearance.
 
     Vectorised: each word gets a stable 64-bit value (pandas' SipHash), an n-gram a polynomial of
     its words' values (numpy, wrapping uint64), folded to 32 bits like datasketch's own sha1_hash32.
     A text of at most ``size`` words is one shingle.
     """
     words = np.asarray(dedup_text(text).split(" "), dtype=object)
-    values = hash_array(words)  # SipHash with a fixed key: the same value in every process
+    # SipHash with a fixed key: the same value in every process. categorize=False hashes each
+    # word (the same values; categorize's factorize first costs 2.5x here).
+    values = hash_array(words, categorize=False)
     n = min(size, len(values))
     hashes = values[: len(values) - n + 1].copy()
     with np.errstate(over="ignore"):
         for k in range(1, n):
             hashes = hashes * _MULTIPLIER + values[k : len(values) - n + 1 + k]
     folded = (hashes ^ (hashes >> np.uint64(32))) & np.uint64(0xFFFFFFFF)
-    return np.unique(folded.astype(np.uint32))
+    return pd.unique(folded.astype(np.uint32))  # in order of first appearance (hash table)
 
 
 class MinHasher:
@@ -102,11 +106,17 @@ class MinHasher:
         )
 
     def minhash(self, text: str) -> MinHash:
-        """The MinHash signature of ``text``'s shingles."""
+        """The MinHash signature of ``text``'s shingles.
+
+        Each chunk goes to ``update_batch`` as one item whose "hash" (``_identity``) is the whole
+        array: datasketch makes an array of the items' hashes, so the result is the same as
+        passing the chunk's values one by one, without a Python call per shingle (a third of
+        the signature's time). ``tests/text/test_dedup.py`` checks the two agree.
+        """
         m = self._empty()
         values = shingle_hashes(text, self.shingle_size)
         for start in range(0, len(values), SHINGLE_CHUNK):
-            m.update_batch(values[start : start + SHINGLE_CHUNK])
+            m.update_batch([values[start : start + SHINGLE_CHUNK]])
         return m
 
     def from_signature(self, hashvalues: np.ndarray) -> MinHash:
