@@ -66,6 +66,17 @@ SPACE: dict[str, dict[str, Any]] = {
 }
 
 
+def default_point() -> dict[str, Any]:
+    """The hand-tuned default (``quality.py``'s cpu-small shape with Muon + WSD) as a point of
+    ``SPACE``: what ``--start-from-default`` tries first."""
+    training = TrainConfig(**MUON, max_minutes=1).model_dump()
+    model = {**GPTConfig().to_dict(), **SMALL}
+    return {
+        key: (training if key.startswith("training.") else model)[key.split(".", 1)[1]]
+        for key in SPACE
+    }
+
+
 def split_overrides(overrides: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Dotted overrides as (model switches on the cpu-small shape, TrainConfig settings)."""
     model = {k.split(".", 1)[1]: v for k, v in overrides.items() if k.startswith("model.")}
@@ -132,6 +143,7 @@ def sweep(args: argparse.Namespace, out: Path) -> dict[str, Any]:
         storage=f"sqlite:///{out / 'optuna.db'}",
         study_name=args.study or f"tinyshakespeare-{args.pruner}-{int(time.time())}",
         seed=args.seed,
+        enqueue=[default_point()] if args.start_from_default else [],
     )
     mlflow.set_tracking_uri(f"sqlite:///{out / 'mlflow.db'}")
     mlflow.set_experiment("sweep-benchmark")
@@ -187,6 +199,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--study", default=None)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=ROOT / "data" / "benchmarks" / "sweep")
+    parser.add_argument(
+        "--start-from-default",
+        action="store_true",
+        help="the study's first trial is the hand-tuned default (study.enqueue_trial)",
+    )
     parser.add_argument("--no-retrain", action="store_true")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
@@ -210,7 +227,9 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps({"name": name, **row}), flush=True)
     text = (
         f"Command: `.venv/bin/python benchmarks/sweep.py --minutes {args.minutes} --trial-minutes "
-        f"{args.trial_minutes} --pruner {args.pruner}`. {machine_line(machine_info(('torch', 'optuna')))}\n\n"
+        f"{args.trial_minutes} --pruner {args.pruner}"
+        f"{' --start-from-default' if args.start_from_default else ''}`. "
+        f"{machine_line(machine_info(('torch', 'optuna')))}\n\n"
         f"Study `{report['study']}`: {result['counts']} in {result['wall_s'] / 60:.1f} min "
         f"(trial time {result['trial_seconds'] / 60:.1f} min; unpruned the same trials would take "
         f"~{result['unpruned_estimate_s'] / 60:.1f} min). Best trial "

@@ -55,3 +55,28 @@ def test_an_ablation_needs_its_changes_and_checks_them():
         _sweep(mode="ablation", ablation=[])
     with pytest.raises(ConfigError, match="model.ropes"):
         check_sweep(_params("pretraining"), _sweep(mode="ablation", ablation=[{"model.ropes": 1}]))
+
+
+@pytest.mark.parametrize(
+    ("point", "message"),
+    [
+        ({"training.learning_rat": 3e-3}, "enqueue\\[0\\]: 'training.learning_rat' is not a key"),
+        ({"training.learning_rate": 0.5}, "'training.learning_rate' = 0.5 is outside"),
+        ({"model.n_layer": 3}, "'model.n_layer' = 3 is not one of \\[2, 4\\]"),
+    ],
+)
+def test_an_enqueued_point_outside_the_space_is_named(point, message):
+    with pytest.raises(ValidationError, match=message):
+        _sweep(enqueue=[point])
+
+
+def test_enqueued_points_may_be_nested_and_partial():
+    config = _sweep(enqueue=[{"training": {"learning_rate": 3e-3}}, {"model.n_layer": 4}])
+    assert config.enqueue == [{"training.learning_rate": 3e-3}, {"model.n_layer": 4}]
+
+
+def test_a_stepped_dimension_refuses_values_off_its_grid():
+    space = {"training.warmup_steps": {"type": "int", "low": 0, "high": 100, "step": 10}}
+    assert _sweep(space=space, enqueue=[{"training.warmup_steps": 30}])
+    with pytest.raises(ValidationError, match="not on the grid of step 10"):
+        _sweep(space=space, enqueue=[{"training.warmup_steps": 35}])

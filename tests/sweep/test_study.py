@@ -55,6 +55,26 @@ def test_a_trial_behind_the_median_is_pruned_and_says_when(workdir):
     assert best_parameters(report) == {"pretraining": {"training": {"learning_rate": GOOD}}}
 
 
+def test_enqueued_points_run_first_and_once(workdir):
+    """The study tries the enqueued point before the sampler's own, and running it again (as a
+    resumed sweep does) does not queue the point a second time."""
+    space = {"training.learning_rate": {"type": "categorical", "choices": [GOOD, BAD, 1e-3]}}
+    config = _config(
+        workdir,
+        space=space,
+        sampler="random",
+        n_trials=2,
+        enqueue=[{"training.learning_rate": BAD}],
+    )
+    train_trial = trainer(token_splits(workdir / "tokens"), workdir / "runs")
+    run_study(config, train_trial)
+    more = config.model_copy(update={"n_trials": 3})
+    study = run_study(more, train_trial)
+    rates = [t.params["training.learning_rate"] for t in study.trials]
+    assert rates[0] == BAD
+    assert [t.system_attrs.get("fixed_params") for t in study.trials][1:] == [None, None]
+
+
 def test_an_ablation_reports_what_each_change_did(workdir):
     config = _config(
         workdir,

@@ -48,6 +48,22 @@ class Dimension(StrictModel):
             raise ValueError("give 'log' or 'step', not both")
         return self
 
+    def refusal(self, value: Any) -> str | None:
+        """Why ``value`` is not a point of this dimension, or None when it is."""
+        if self.type == "categorical":
+            return None if value in (self.choices or []) else f"not one of {self.choices}"
+        assert self.low is not None and self.high is not None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return f"not a number: {value!r}"
+        if self.type == "int" and value != int(value):
+            return f"not an integer: {value!r}"
+        if not self.low <= value <= self.high:
+            return f"outside [{self.low}, {self.high}]"
+        steps = (value - self.low) / self.step if self.step is not None else 0.0
+        if abs(steps - round(steps)) > 1e-6:
+            return f"not on the grid of step {self.step} from {self.low}"
+        return None
+
 
 class SweepConfig(StrictModel):
     """Parameters under the ``sweep`` key. Every key of ``space``, ``base`` and ``ablation`` is a
@@ -67,6 +83,12 @@ class SweepConfig(StrictModel):
             {"training.optimizer": "adamw"},
         ],
         description="mode ablation: one set of overrides of base per row",
+    )
+    enqueue: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="mode search: points tried first (e.g. today's defaults), before the "
+        "sampler's own; each gives some or all of the space's keys, the sampler the rest; "
+        "a resumed study does not repeat them",
     )
     sampler: Literal["tpe", "random", "grid"] = "tpe"
     pruner: Literal["median", "successive_halving", "none"] = "median"
@@ -88,7 +110,7 @@ class SweepConfig(StrictModel):
     def _flat_base(cls, value: Any) -> Any:
         return flatten(value) if isinstance(value, dict) else value
 
-    @field_validator("ablation", mode="before")
+    @field_validator("ablation", "enqueue", mode="before")
     @classmethod
     def _flat_rows(cls, value: Any) -> Any:
         if not isinstance(value, list):
@@ -107,4 +129,11 @@ class SweepConfig(StrictModel):
             raise ValueError("the grid sampler needs categorical dimensions or int/float steps")
         if self.n_trials is None and self.timeout_minutes is None and self.mode == "search":
             raise ValueError("give n_trials or timeout_minutes: a search needs a total budget")
+        for k, point in enumerate(self.enqueue):
+            for key, value in point.items():
+                if key not in self.space:
+                    raise ValueError(f"enqueue[{k}]: '{key}' is not a key of 'space'")
+                refusal = self.space[key].refusal(value)
+                if refusal is not None:
+                    raise ValueError(f"enqueue[{k}]: '{key}' = {value!r} is {refusal}")
         return self

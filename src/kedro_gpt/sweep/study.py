@@ -183,6 +183,9 @@ def run_study(
     total = len(rows) if config.mode == "ablation" else config.n_trials
     if config.mode == "ablation":
         _enqueue_ablation(study, len(rows))
+    else:
+        for point in config.enqueue:  # a point the study already holds is not queued again
+            study.enqueue_trial(point, skip_if_exists=True)
 
     def objective(trial: optuna.Trial) -> float:
         if config.mode == "ablation":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -23,6 +24,7 @@ _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
 SHINGLE_CHUNK = 4096
 
 
+@lru_cache(maxsize=1)  # the exact digest and the MinHash signature of one document both ask
 def dedup_text(text: str) -> str:
     """The text duplicates are compared on: NFKC, case-folded, whitespace runs as one space."""
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
