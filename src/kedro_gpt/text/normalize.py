@@ -39,7 +39,7 @@ _C1_OR_SURROGATE = re.compile("[\x80-\x9f\ud800-\udfff]")
 # U+FEFF (byte-order mark / zero-width no-break space).
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufeff]")
 _TRAILING_SPACE = re.compile(r"[ \t]+$", re.MULTILINE)
-# Runs of non-ASCII characters, joined across ASCII gaps shorter than the margin below.
+# Runs of non-ASCII characters, joined across ASCII gaps of up to 16 characters (fewer searches).
 _NON_ASCII_RUN = re.compile(r"[^\x00-\x7f](?:[\x00-\x7f]{0,16}[^\x00-\x7f])*")
 #: Every alternative of ftfy's BADNESS_RE holds a non-ASCII character and spans at most seven
 #: characters, so a match lies within this many characters of a non-ASCII run.
