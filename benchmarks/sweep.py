@@ -51,6 +51,7 @@ from kedro_gpt.training.loop import train  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 VOCAB = 2048
+EXPERIMENT = "sweep-benchmark"
 HEAD_DIM = 32  # n_head = n_embd // HEAD_DIM, as the cpu-small preset (4 heads of 32)
 SPACE: dict[str, dict[str, Any]] = {
     "training.learning_rate": {"type": "float", "low": 1e-3, "high": 1.5e-2, "log": True},
@@ -146,7 +147,9 @@ def sweep(args: argparse.Namespace, out: Path) -> dict[str, Any]:
         enqueue=[default_point()] if args.start_from_default else [],
     )
     mlflow.set_tracking_uri(f"sqlite:///{out / 'mlflow.db'}")
-    mlflow.set_experiment("sweep-benchmark")
+    if mlflow.get_experiment_by_name(EXPERIMENT) is None:  # artifacts beside the store, in out
+        mlflow.create_experiment(EXPERIMENT, artifact_location=(out / "artifacts").as_uri())
+    mlflow.set_experiment(EXPERIMENT)
     with (
         mlflow.start_run(run_name=f"sweep {config.study_name}"),
         tempfile.TemporaryDirectory() as tmp,

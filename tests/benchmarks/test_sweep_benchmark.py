@@ -27,3 +27,5 @@ def test_a_study_started_from_the_default_tries_it_first(tmp_path, monkeypatch):
     assert first["overrides"] == default
     assert second["overrides"] != default  # the sampler's own point
     assert "| default |" in proc.stdout and "| sweep best |" in proc.stdout
+    # the parent run's plots go beside its store, not to the working directory's mlruns/
+    assert list((tmp_path / "artifacts").rglob("optimization_history.png"))
