@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import yaml
 from _common import DOCS, ROOT, machine_info, machine_line, write_section
 from data_pipeline import CORPUS, documents, read_corpus
@@ -164,7 +165,8 @@ def datatrove_rate(table: pa.Table, words: str) -> dict[str, float]:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     table = corpus_table(args.corpus, args.scale, args.doc_chars, args.copies)
-    first_copy = corpus_table(args.corpus, args.scale, args.doc_chars)  # datatrove's, per core
+    # datatrove's rows, per core, run on the corpus once: copy 0, whose ids carry no "c<k>"
+    first_copy = table.filter(pc.starts_with(table["id"], "d"))
     text_bytes = sum(len(t.encode()) for t in table.column("text").to_pylist())
     first_bytes = sum(len(t.encode()) for t in first_copy.column("text").to_pylist())
     base = yaml.safe_load((ROOT / "conf" / "base" / "parameters_cleaning.yml").read_text())

@@ -72,6 +72,7 @@ def test_enqueued_points_run_first_and_once(workdir):
     study = run_study(more, train_trial)
     rates = [t.params["training.learning_rate"] for t in study.trials]
     assert rates[0] == BAD
+    assert study.trials[0].system_attrs["fixed_params"] == {"training.learning_rate": BAD}
     assert [t.system_attrs.get("fixed_params") for t in study.trials][1:] == [None, None]
 
 

@@ -11,6 +11,7 @@ from ftfy.badness import BADNESS_RE, is_bad
 
 from kedro_gpt.text.config import NormalizeConfig
 from kedro_gpt.text.normalize import (
+    _BADNESS_MARGIN,
     Normalizer,
     fix_mojibake,
     limit_blank_lines,
@@ -40,7 +41,7 @@ def test_looks_bad_answers_as_ftfy_is_bad():
     """The search around non-ASCII runs gives ftfy's answer: on mojibake and good text set at
     every offset in ASCII prose, and on random mixes of the characters ftfy's regex names."""
     _, widest = re._parser.parse(BADNESS_RE.pattern, BADNESS_RE.flags).getwidth()
-    assert widest <= 8 - 1  # the margin normalize.py searches around each run
+    assert widest <= _BADNESS_MARGIN - 1  # a match lies within the margin searched
     prose = "The quick brown fox, at 9 a.m., jumps over the lazy dog. " * 3
     pieces = ["â€™", "Ã©", "Ã ", "Â ", "ÃƒÂ©", "ГўВЂВ", "“quoted”", "naïve", "Ø³Ø§", "√±", "½"]
     texts = [prose[:k] + piece + prose[k:] for piece in pieces for k in range(0, 60, 7)]
