@@ -120,6 +120,8 @@ def test_adaptation_continues_the_base_model_with_its_tokenizer(project):
     assert adapted.config.to_dict() == base.config.to_dict()
     assert tokenizer_sha256(adapted.tokenizer) == tokenizer_sha256(base.tokenizer)
     assert adapted.info["base_model"]["step"] == base.info["step"]
+    # conf/english folds case (rt-polarity is lower case): one piece sequence for both spellings
+    assert base.tokenizer.encode("The Film") == base.tokenizer.encode("the film")
     reviews = json.loads(
         _latest(project, "data/english/08_reporting/adapt/evaluation_report.json").read_text()
     )

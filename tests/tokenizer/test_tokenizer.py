@@ -37,6 +37,18 @@ def test_round_trip_is_exact(sp, text):
     assert sp.decode(sp.encode(text)) == text
 
 
+def test_case_folding_tokenizer_folds_case_and_keeps_whitespace_and_specials(shakespeare_text):
+    config = SentencePieceConfig(vocab_size=512, normalization_rule_name="nfkc_cf")
+    folded = train_sentencepiece([shakespeare_text[:300_000]], config)
+    assert folded.encode("First Citizen") == folded.encode("first citizen")
+    text = "KING RICHARD:\n\tNow  is the winter ﬁne <|endoftext|>"
+    assert (
+        folded.decode(folded.encode(text))
+        == "king richard:\n\tnow  is the winter fine <|endoftext|>"
+    )
+    assert special_token_id(folded, "<|endoftext|>") in folded.encode(text)
+
+
 def test_chunked_parallel_encoding_equals_whole_encoding(sp, shakespeare_text):
     text = shakespeare_text[:200_000]
     chunks = chunk_text(text, 4096)

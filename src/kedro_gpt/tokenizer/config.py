@@ -23,13 +23,20 @@ class SplitConfig(StrictModel):
 
 
 class SentencePieceConfig(StrictModel):
-    """Sentencepiece trainer options (see the sentencepiece docs for each)."""
+    """Sentencepiece trainer options (see the sentencepiece docs for each).
+
+    ``normalization_rule_name``: ``identity`` (the default) keeps ``decode(encode(text)) == text``;
+    ``nfkc_cf`` applies NFKC and case folding before encoding, so ``The`` and ``the`` are one
+    piece and decoded text is lower case (for tasks whose text is lower case, as rt-polarity's is);
+    ``nfkc`` applies NFKC only. The rule is stored in the model, so every later encode applies it.
+    """
 
     model_type: Literal["bpe", "unigram"] = "bpe"
     vocab_size: int = Field(2048, ge=64, le=2**20)
     byte_fallback: bool = True
     character_coverage: float = Field(1.0, gt=0.0, le=1.0)
     split_digits: bool = True
+    normalization_rule_name: Literal["identity", "nfkc", "nfkc_cf"] = "identity"
     input_sentence_size: int = Field(2_000_000, ge=0)
     max_sentence_length: int = Field(16384, ge=16)
     num_threads: int = Field(0, ge=0, description="0 = all cores")

@@ -28,8 +28,9 @@ def train_sentencepiece(
 ) -> spm.SentencePieceProcessor:
     """Train on ``texts`` and return the processor.
 
-    Normalisation is ``identity`` and no dummy prefix or whitespace folding is applied, so
-    ``decode(encode(text)) == text`` for any text (unknown characters go through byte fallback).
+    With the default normalisation (``identity``) and no dummy prefix or whitespace folding,
+    ``decode(encode(text)) == text`` for any text (unknown characters go through byte fallback);
+    ``nfkc_cf`` gives up case (``config.normalization_rule_name``), never whitespace.
     ``\\n`` and the special tokens are user-defined pieces: a special token is never split.
     """
     model = io.BytesIO()
@@ -58,7 +59,7 @@ def train_sentencepiece(
             num_threads=config.num_threads or os.cpu_count() or 1,
             seed_sentencepiece_size=1_000_000,
             user_defined_symbols=[NEWLINE, *SPECIAL_TOKENS],
-            normalization_rule_name="identity",
+            normalization_rule_name=config.normalization_rule_name,
             add_dummy_prefix=False,
             remove_extra_whitespaces=False,
             allow_whitespace_only_pieces=True,
