@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import yaml
 from _common import DOCS, ROOT, machine_info, machine_line, write_section
 from data_pipeline import CORPUS, documents, read_corpus
@@ -69,16 +68,25 @@ def ceiling(n: int = 20_000_000) -> dict[str, float]:
     return {"alone_s": alone, "together_s": together, "ceiling": 2 * alone / together}
 
 
-def corpus_table(path: Path, scale: float, doc_chars: int, copies: int = 1) -> pa.Table:
-    """The corpus cut into documents; ``copies`` > 1 appends shifted copies, cut elsewhere, as
+def corpus_copies(path: Path, scale: float, doc_chars: int, copies: int = 1) -> list[pa.Table]:
+    """The corpus cut into documents, then ``copies`` - 1 shifted copies, cut elsewhere, as
     ``data_pipeline.py``'s 4x does (near-dedup keeps them: distinct pages sharing passages)."""
     text = read_corpus(path, scale)
-    rows = [
-        {"id": f"c{k}d{i}" if k else f"d{i}", "source": path.name, "format": "txt", "text": doc}
+    return [
+        pa.Table.from_pylist(
+            [
+                {
+                    "id": f"c{k}d{i}" if k else f"d{i}",
+                    "source": path.name,
+                    "format": "txt",
+                    "text": d,
+                }
+                for i, d in enumerate(documents(text, doc_chars, offset=k * doc_chars // copies))
+            ],
+            schema=DOCUMENT_SCHEMA,
+        )
         for k in range(copies)
-        for i, doc in enumerate(documents(text, doc_chars, offset=k * doc_chars // copies))
     ]
-    return pa.Table.from_pylist(rows, schema=DOCUMENT_SCHEMA)
 
 
 def clean(table: pa.Table, config: CleaningConfig, workers: int) -> tuple[float, list[str]]:
@@ -164,9 +172,8 @@ def datatrove_rate(table: pa.Table, words: str) -> dict[str, float]:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    table = corpus_table(args.corpus, args.scale, args.doc_chars, args.copies)
-    # datatrove's rows, per core, run on the corpus once: copy 0, whose ids carry no "c<k>"
-    first_copy = table.filter(pc.starts_with(table["id"], "d"))
+    copies = corpus_copies(args.corpus, args.scale, args.doc_chars, args.copies)
+    table, first_copy = pa.concat_tables(copies), copies[0]  # datatrove's rows run on copy 0
     text_bytes = sum(len(t.encode()) for t in table.column("text").to_pylist())
     first_bytes = sum(len(t.encode()) for t in first_copy.column("text").to_pylist())
     base = yaml.safe_load((ROOT / "conf" / "base" / "parameters_cleaning.yml").read_text())
