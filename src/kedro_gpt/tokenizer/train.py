@@ -30,7 +30,8 @@ def train_sentencepiece(
 
     With the default normalisation (``identity``) and no dummy prefix or whitespace folding,
     ``decode(encode(text)) == text`` for any text (unknown characters go through byte fallback);
-    ``nfkc_cf`` gives up case (``config.normalization_rule_name``), never whitespace.
+    ``nfkc`` gives that up for compatibility characters (``ﬁ`` decodes as ``fi``) and ``nfkc_cf``
+    for case too (``config.normalization_rule_name``); none of them touches whitespace.
     ``\\n`` and the special tokens are user-defined pieces: a special token is never split.
     """
     model = io.BytesIO()
