@@ -15,7 +15,14 @@ import optuna
 import pytest
 
 from kedro_gpt.sweep.config import SweepConfig
-from kedro_gpt.sweep.study import best_parameters, open_study, run_study, study_report
+from kedro_gpt.sweep.study import (
+    best_parameters,
+    fail_dead_trials,
+    open_storage,
+    open_study,
+    run_study,
+    study_report,
+)
 from tests.conftest import PROJECT_ROOT
 from tests.sweep.tiny import peak_cache, token_splits, trainer
 
@@ -130,6 +137,20 @@ def test_a_killed_sweep_resumes_where_it_stopped(workdir):
     assert states.count("COMPLETE") == 4
     assert states.count("RUNNING") == 0  # the killed worker's trial was marked failed, not left
     assert len(states) - states.count("FAIL") == 4
+
+
+def test_a_trial_whose_worker_died_before_its_first_heartbeat_is_failed(workdir):
+    """A worker killed between creating a trial and recording its first heartbeat leaves a
+    running trial with no heartbeat, which optuna's own stale check never fails."""
+    storage = open_storage(_config(workdir))
+    study = open_study(_config(workdir), storage)
+    orphan = study.ask()  # running, and no heartbeat thread ever started for it
+    assert (
+        fail_dead_trials(study, storage) == []
+    )  # younger than the grace period: maybe still alive
+    time.sleep(2.5)  # past the grace period (2 x heartbeat_seconds)
+    assert fail_dead_trials(study, storage) == [orphan.number]
+    assert study.trials[orphan.number].state == optuna.trial.TrialState.FAIL
 
 
 def test_two_workers_share_one_study(workdir):

@@ -4,7 +4,8 @@ pruning from the loop's periodic validation, one-factor-at-a-time ablations, and
 A study lives in an SQLAlchemy database (SQLite by default), so a killed sweep resumes where it
 stopped and several workers (processes, machines) can share one study: the trial budget
 ``n_trials`` counts every finished trial of the study, whoever ran it, and a trial whose worker
-died is marked failed once its heartbeat is ``heartbeat_seconds`` late.
+died is marked failed once its heartbeat is ``heartbeat_seconds`` late (or, killed before its
+first heartbeat, once it is that old).
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ import os
 import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import optuna
 from optuna.storages import RDBStorage
+from optuna.storages._rdb import models as rdb_models
 from optuna.study import MaxTrialsCallback
 from optuna.trial import FrozenTrial, TrialState
 
@@ -105,22 +108,26 @@ def make_pruner(config: SweepConfig) -> optuna.pruners.BasePruner:
     return optuna.pruners.NopPruner()
 
 
-def open_study(config: SweepConfig) -> optuna.Study:
-    """Create the study, or load it when the storage already holds one of that name."""
+def open_storage(config: SweepConfig) -> RDBStorage:
+    """The study's database, with heartbeats every ``heartbeat_seconds``."""
     url = config.storage
     engine_kwargs: dict[str, Any] = {}
     if url.startswith("sqlite:///"):
         path = Path(url.removeprefix("sqlite:///"))
         path.parent.mkdir(parents=True, exist_ok=True)
         engine_kwargs = {"connect_args": {"timeout": 60}}  # wait for another worker's write
-    storage = RDBStorage(
+    return RDBStorage(
         url,
         engine_kwargs=engine_kwargs,
         heartbeat_interval=config.heartbeat_seconds,
         grace_period=2 * config.heartbeat_seconds,
     )
+
+
+def open_study(config: SweepConfig, storage: RDBStorage | None = None) -> optuna.Study:
+    """Create the study, or load it when the storage already holds one of that name."""
     return optuna.create_study(
-        storage=storage,
+        storage=storage or open_storage(config),
         study_name=config.study_name,
         direction="minimize",
         sampler=make_sampler(config),
@@ -171,14 +178,47 @@ def _enqueue_ablation(study: optuna.Study, rows: int) -> None:
             study.enqueue_trial({ROW: row})
 
 
+def fail_dead_trials(study: optuna.Study, storage: RDBStorage) -> list[int]:
+    """Mark failed the running trials whose worker died; return their numbers.
+
+    Optuna's ``fail_stale_trials`` judges a trial by its last heartbeat and skips a trial with
+    none, so a worker killed between creating a trial and recording its first heartbeat (a few
+    milliseconds, but a kill lands there) would leave that trial running forever. Such a trial
+    is failed here once it is older than the grace period: a live worker records its first
+    heartbeat as the trial starts.
+    """
+    if storage.heartbeat_interval is None:
+        return []
+    running_before = _running(study)
+    optuna.storages.fail_stale_trials(study)
+    grace = timedelta(seconds=storage.grace_period or 2 * storage.heartbeat_interval)
+    if running := _running(study):
+        with storage.scoped_session() as session:
+            beating = {i for (i,) in session.query(rdb_models.TrialHeartbeatModel.trial_id)}
+        now = datetime.now()  # optuna stores datetime_start as local naive time
+        for trial in running.values():
+            if trial._trial_id not in beating and now - trial.datetime_start > grace:
+                storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+    failed = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))}
+    dead = sorted(running_before.keys() & failed)
+    if dead:
+        logger.warning("marked failed the trials of workers that died: %s", dead)
+    return dead
+
+
+def _running(study: optuna.Study) -> dict[int, FrozenTrial]:
+    return {t.number: t for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
+
+
 def run_study(
     config: SweepConfig, train_trial: TrainTrial, on_trial_end: Sequence[TrialEnd] = ()
 ) -> optuna.Study:
     """Run trials until the study holds ``n_trials`` finished ones (or, for an ablation, every
     row), or this worker's ``timeout_minutes`` is spent; ``on_trial_end`` hears of each trial
     this worker finishes. Returns the study."""
-    study = open_study(config)
-    optuna.storages.fail_stale_trials(study)  # trials of workers that died, before counting
+    storage = open_storage(config)
+    study = open_study(config, storage)
+    fail_dead_trials(study, storage)  # trials of workers that died, before counting
     rows = ablation_rows(config)
     total = len(rows) if config.mode == "ablation" else config.n_trials
     if config.mode == "ablation":
