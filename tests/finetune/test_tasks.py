@@ -222,3 +222,36 @@ def test_transfer_phases_warm_the_head_then_unfreeze_from_the_top(bundle, tmp_pa
     # only the last phase trains the embeddings; the starting bundle is never touched
     assert torch.equal(bundle.model.transformer.wte.weight, embeddings)
     assert not torch.equal(result.bundle.model.transformer.wte.weight, embeddings)
+
+
+def test_restarts_keep_the_best_by_validation_and_the_scratch_model_gets_as_many(bundle, tmp_path):
+    examples = [(f"a wonderful moving film {i}", "positive") for i in range(24)] + [
+        (f"dull tedious mess {i}", "negative") for i in range(24)
+    ]
+    config = tiny_config(
+        tmp_path,
+        task="classification",
+        seed=4,
+        training={"max_steps": 6},
+        classification={"restarts": 3, "classic_baselines": False},
+    )
+    result = run_classification(bundle, examples, ["negative", "positive"], config)
+    restarts = result.report["restarts"]
+    assert [r["seed"] for r in restarts] == [4, 5, 6]
+    assert len({r["best_val_loss"] for r in restarts}) == 3  # the seeds made different models
+    kept = [r for r in restarts if r["kept"]]
+    assert kept == [max(restarts, key=lambda r: (r["val_accuracy"], -r["best_val_loss"]))]
+    assert kept[0] is not restarts[-1]  # with these seeds the first is best: not simply the last
+    # the model returned is the kept one, not the last trained
+    assert result.metrics["val_accuracy"] == kept[0]["val_accuracy"]
+    assert result.metrics["val_loss"] == pytest.approx(kept[0]["best_val_loss"], rel=1e-4)
+    assert result.report["training"]["step"] == kept[0]["steps"]
+    assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == [
+        "restart0",
+        "restart1",
+        "restart2",
+        "scratch",
+    ]
+    scratch = result.report["scratch_baseline"]["restarts"]
+    assert [r["steps"] for r in scratch] == [kept[0]["steps"]] * 3
+    assert sum(r["kept"] for r in scratch) == 1

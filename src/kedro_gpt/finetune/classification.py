@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -217,6 +217,64 @@ def fit_classifier(
     return model, _combined(results), info
 
 
+@dataclass
+class Fitted:
+    """The restart kept: its classifier, run and adaptation info, and every restart's figures."""
+
+    model: GPTClassifier
+    result: TrainResult
+    info: dict[str, Any]
+    restarts: list[dict[str, Any]]
+
+
+def fit_restarts(
+    make_backbone: Callable[[], GPT],
+    data: ClassificationData,
+    config: FinetuningConfig,
+    out_dir: Path,
+    callbacks: Sequence[TrainCallback] = (),
+    adapt: bool = True,
+) -> Fitted:
+    """``classification.restarts`` fits on the same splits, restart k seeded with ``seed + k``
+    (the head's initial weights, a scratch backbone's, the batch order and dropout); keeps the
+    one with the best validation accuracy, then the lowest validation loss. The test split
+    picks nothing."""
+    count = config.classification.restarts
+    kept: tuple[GPTClassifier, TrainResult, dict[str, Any]] | None = None
+    kept_row: dict[str, Any] = {}
+    table: list[dict[str, Any]] = []
+    for k in range(count):
+        seed = config.seed + k
+        training = config.training.model_copy(update={"seed": seed})
+        seeded = config.model_copy(update={"seed": seed, "training": training})
+        torch.manual_seed(seed)
+        folder = out_dir / f"restart{k}" if count > 1 else out_dir
+        model, result, info = fit_classifier(
+            make_backbone(), data, seeded, folder, callbacks, adapt
+        )
+        row = {
+            "seed": seed,
+            "val_accuracy": score_classifier(model, data.val, data.labels, training.batch_size)[
+                "accuracy"
+            ],
+            "best_val_loss": result.best_val_loss,
+            "steps": result.step,
+            "kept": False,
+        }
+        table.append(row)
+        if kept is None or _rank(row) > _rank(kept_row):
+            kept, kept_row = (model, result, info), row
+    assert kept is not None
+    kept_row["kept"] = True
+    return Fitted(*kept, table)
+
+
+def _rank(row: dict[str, Any]) -> tuple[float, float]:
+    """Higher is better: validation accuracy, then the lower validation loss."""
+    loss = row["best_val_loss"]
+    return row["val_accuracy"], -(loss if loss is not None else float("inf"))
+
+
 def _combined(results: list[TrainResult]) -> TrainResult:
     """The phases as one run: their steps, tokens and time added up, the last phase's rest."""
     last = results[-1]
@@ -252,21 +310,20 @@ def scratch_baseline(
     bundle: ModelBundle, data: ClassificationData, config: FinetuningConfig, steps: int
 ) -> dict[str, Any]:
     """The same architecture from random weights, trained for the same optimizer steps (a
-    wall-clock budget would depend on the machine's load)."""
+    wall-clock budget would depend on the machine's load) and as many restarts."""
     same_steps = config.training.model_copy(
         update={"max_steps": max(steps, 1), "max_minutes": None, "max_tokens": None}
     )
     scratch_config = config.model_copy(update={"training": same_steps})
-    torch.manual_seed(config.seed)
-    model, run, _ = fit_classifier(
-        GPT(copy.deepcopy(bundle.config)),
+    fitted = fit_restarts(
+        lambda: GPT(copy.deepcopy(bundle.config)),
         data,
         scratch_config,
         Path(config.checkpoint_dir) / "scratch",
         adapt=False,
     )
-    scores = score_classifier(model, data.test, data.labels, config.training.batch_size)
-    return {**scores, "steps": run.step}
+    scores = score_classifier(fitted.model, data.test, data.labels, config.training.batch_size)
+    return {**scores, "steps": fitted.result.step, "restarts": fitted.restarts}
 
 
 def run_classification(
@@ -279,9 +336,8 @@ def run_classification(
     """A classification head on the backbone, scored on the test split beside the baselines."""
     data = classification_data(bundle, examples, labels, config)
     out_dir = Path(config.checkpoint_dir)
-    model, result, adapt = fit_classifier(
-        copy.deepcopy(bundle.model), data, config, out_dir, callbacks
-    )
+    fitted = fit_restarts(lambda: copy.deepcopy(bundle.model), data, config, out_dir, callbacks)
+    model, result, adapt = fitted.model, fitted.result, fitted.info
     batch = config.training.batch_size
     finetuned = score_classifier(model, data.test, data.labels, batch)
     val = score_classifier(model, data.val, data.labels, batch)
@@ -306,6 +362,7 @@ def run_classification(
             "per_label_train_pool": data.per_label,
         },
         "adaptation": adapt,
+        "restarts": fitted.restarts,
         "finetuned": finetuned,
         "baselines": reference,
         "training": {k: v for k, v in result.to_dict().items() if k not in {"history", "evals"}},

@@ -144,6 +144,13 @@ class ClassificationParams(StrictModel):
         "(GPT-1's auxiliary objective: 0.5); 0 = classification loss only",
     )
     scratch_baseline: bool = Field(True, description="train the same model from scratch too")
+    restarts: int = Field(
+        1,
+        ge=1,
+        description="train this many times on the same splits (seeds seed, seed + 1, ...: head "
+        "initialisation, batch order, dropout) and keep the best by validation accuracy; the "
+        "scratch baseline gets as many",
+    )
     # transfer techniques (ULMFiT, Howard & Ruder 2018); off by default
     head_warmup_steps: int = Field(
         0, ge=0, description="first train the new head alone (backbone frozen) for this many steps"
