@@ -244,6 +244,7 @@ def test_restarts_keep_the_best_by_validation_and_the_scratch_model_gets_as_many
     assert kept[0] is not restarts[-1]  # with these seeds the first is best: not simply the last
     # the model returned is the kept one, not the last trained
     assert result.metrics["val_accuracy"] == kept[0]["val_accuracy"]
+    assert result.metrics["accuracy"] == kept[0]["test_accuracy"]
     assert result.metrics["val_loss"] == pytest.approx(kept[0]["best_val_loss"], rel=1e-4)
     assert result.report["training"]["step"] == kept[0]["steps"]
     assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == [
