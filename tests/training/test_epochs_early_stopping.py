@@ -145,3 +145,18 @@ def test_eval_at_start_scores_the_starting_weights(splits, out_dir):
     assert [e["step"] for e in result.evals] == [0, 3]
     assert math.isclose(result.evals[0]["loss"], math.log(64), rel_tol=0.05)  # a fresh init
     assert result.evals[0]["loss"] > result.evals[1]["loss"]
+
+
+def test_wsd_counts_patience_only_once_its_decay_has_begun(splits, out_dir):
+    """A plateau while WSD holds its peak learning rate is expected (the decay brings most of
+    the gain): with no evaluation ever an improvement, cosine stops at step 8 (above), WSD only
+    after three evaluations in its decay (from step 33 of 40)."""
+    cfg = tiny_config(
+        schedule="wsd",
+        max_steps=40,
+        eval_interval=2,
+        early_stopping_patience=3,
+        early_stopping_min_delta=10.0,
+    )
+    result = train(tiny_model(), windows(splits), cfg, out_dir, evaluator=evaluator(splits))
+    assert (result.step, result.stopped_by) == (38, "early_stopping")

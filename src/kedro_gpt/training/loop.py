@@ -257,7 +257,9 @@ class _Loop:
         if log_now:
             self.log()
         if eval_now:
-            self.paused(self.run.periodic_eval)
+            done = self.budget.progress(self.run.pos, self.run.pos.elapsed_s)
+            holding = self.run.schedule.holds_peak(step, done)
+            self.paused(lambda: self.run.periodic_eval(patience_counts=not holding))
         if save_now:
             self.paused(lambda: self.run.save(LAST))
 

@@ -76,6 +76,16 @@ class LRSchedule:
             return 1.0
         return 1.0 - (1.0 - low) * (q - stable_until) / self.decay_fraction
 
+    def holds_peak(self, step: int, progress: float) -> bool:
+        """Whether ``wsd`` is past warmup and still in its stable phase at ``step`` and
+        ``progress``: a plateau of the validation loss is expected there (the decay brings most
+        of the gain), so early stopping does not count it."""
+        if self.kind != "wsd" or step < self.warmup_steps or self.warmup_end_progress is None:
+            return False
+        p_w = self.warmup_end_progress
+        q = 1.0 if p_w >= 1.0 else (progress - p_w) / (1.0 - p_w)
+        return q <= 1.0 - self.decay_fraction
+
     def state_dict(self) -> dict[str, Any]:
         return {"warmup_end_progress": self.warmup_end_progress}
 

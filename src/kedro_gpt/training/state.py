@@ -190,22 +190,25 @@ class RunState:
             self.callbacks.on_eval(self.pos.step, metrics)
         return metrics
 
-    def periodic_eval(self) -> None:
+    def periodic_eval(self, patience_counts: bool = True) -> None:
+        """Validate, keep ``best/``, and count towards early stopping (``patience_counts``:
+        False while a WSD schedule holds its peak learning rate)."""
         metrics = self.evaluate(full=False)
         best = self.pos.best_val_loss
         loss = metrics["loss"]
-        self.track_improvement(loss)
+        self.track_improvement(loss, patience_counts)
         if math.isfinite(loss) and (best is None or loss < best):
             self.pos.best_val_loss = loss
             self.save(BEST, {"val_loss": loss})
 
-    def track_improvement(self, loss: float) -> None:
-        """Early stopping's count of validations without a drop of at least ``min_delta``."""
+    def track_improvement(self, loss: float, counts: bool = True) -> None:
+        """Early stopping's count of validations without a drop of at least ``min_delta``
+        (a validation that does not ``count`` can still reset it, never add to it)."""
         pos, delta = self.pos, self.config.early_stopping_min_delta
         ref = pos.early_stopping_ref
         if math.isfinite(loss) and (ref is None or loss < ref - delta):
             pos.early_stopping_ref, pos.evals_without_improvement = loss, 0
-        else:
+        elif counts:
             pos.evals_without_improvement += 1
 
     @property
