@@ -58,7 +58,8 @@ class TrainConfig(StrictModel):
         None,
         ge=1,
         description="stop after this many periodic validations in a row without an improvement "
-        "of at least early_stopping_min_delta (None: never stop early); best/ keeps the best",
+        "of at least early_stopping_min_delta (None: never stop early; with schedule wsd only "
+        "validations in the decay count); best/ keeps the best",
     )
     early_stopping_min_delta: float = Field(
         0.0, ge=0, description="the validation-loss drop that counts as an improvement"
