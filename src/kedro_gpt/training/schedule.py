@@ -66,8 +66,7 @@ class LRSchedule:
             return (step + 1) / (self.warmup_steps + 1)
         if self.warmup_end_progress is None:
             self.warmup_end_progress = progress
-        p_w = self.warmup_end_progress
-        q = 1.0 if p_w >= 1.0 else min(max((progress - p_w) / (1.0 - p_w), 0.0), 1.0)
+        q = self._decay_progress(progress)
         low = self.min_lr_ratio
         if self.kind == "cosine":
             return low + (1.0 - low) * 0.5 * (1.0 + math.cos(math.pi * q))
@@ -82,9 +81,12 @@ class LRSchedule:
         of the gain), so early stopping does not count it."""
         if self.kind != "wsd" or step < self.warmup_steps or self.warmup_end_progress is None:
             return False
-        p_w = self.warmup_end_progress
-        q = 1.0 if p_w >= 1.0 else (progress - p_w) / (1.0 - p_w)
-        return q <= 1.0 - self.decay_fraction
+        return self._decay_progress(progress) <= 1.0 - self.decay_fraction
+
+    def _decay_progress(self, progress: float) -> float:
+        """``q``: the progress after warmup mapped onto ``[0, 1]``."""
+        p_w = self.warmup_end_progress or 0.0
+        return 1.0 if p_w >= 1.0 else min(max((progress - p_w) / (1.0 - p_w), 0.0), 1.0)
 
     def state_dict(self) -> dict[str, Any]:
         return {"warmup_end_progress": self.warmup_end_progress}
