@@ -185,8 +185,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             log=log,
         )
         techniques[name] = latest(work, adapted_report)["metrics"]
-    best = max(techniques, key=lambda name: techniques[name]["val_accuracy"], default=None)
-    best = best or args.techniques[0]
+    best = max(
+        techniques, key=lambda name: techniques[name]["val_accuracy"], default=args.techniques[0]
+    )
     chosen = TECHNIQUES[best]
     rows = {
         "Wikipedia + reviews": ("finetune_adapted", english, True, adapted_report),

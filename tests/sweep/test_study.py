@@ -145,9 +145,8 @@ def test_a_trial_whose_worker_died_before_its_first_heartbeat_is_failed(workdir)
     storage = open_storage(_config(workdir))
     study = open_study(_config(workdir), storage)
     orphan = study.ask()  # running, and no heartbeat thread ever started for it
-    assert (
-        fail_dead_trials(study, storage) == []
-    )  # younger than the grace period: maybe still alive
+    # younger than the grace period: its worker may still be alive
+    assert fail_dead_trials(study, storage) == []
     time.sleep(2.5)  # past the grace period (2 x heartbeat_seconds)
     assert fail_dead_trials(study, storage) == [orphan.number]
     assert study.trials[orphan.number].state == optuna.trial.TrialState.FAIL

@@ -60,3 +60,12 @@ def test_progress_is_the_largest_share_and_state_round_trips():
     again = LRSchedule(warmup_steps=2)
     again.load_state_dict(sched.state_dict())
     assert again.factor(9, 0.7) == sched.factor(9, 0.7)
+
+
+def test_only_wsd_with_a_decay_holds_its_peak():
+    wsd = LRSchedule(2, "wsd", min_lr_ratio=0.1)
+    factors = [wsd.factor(step, step / 100) for step in range(100)]
+    held = [step for step, f in enumerate(factors) if wsd.holds_peak(f)]
+    assert held == list(range(2, held[-1] + 1)) and 79 <= held[-1] <= 81  # after warmup, to ~80 %
+    assert not LRSchedule(2, "wsd", min_lr_ratio=1.0).holds_peak(1.0)  # no decay to wait for
+    assert not LRSchedule(2, "cosine").holds_peak(1.0)

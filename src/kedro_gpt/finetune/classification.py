@@ -219,11 +219,14 @@ def fit_classifier(
 
 @dataclass
 class Fitted:
-    """The restart kept: its classifier, run and adaptation info, and every restart's figures."""
+    """The restart kept: its classifier, run, adaptation info and scores on the validation and
+    test splits, and every restart's figures."""
 
     model: GPTClassifier
     result: TrainResult
     info: dict[str, Any]
+    val: dict[str, Any]
+    test: dict[str, Any]
     restarts: list[dict[str, Any]]
 
 
@@ -240,7 +243,7 @@ def fit_restarts(
     one with the best validation accuracy, then the lowest validation loss. The test split
     picks nothing: each restart's test accuracy is only reported."""
     count = config.classification.restarts
-    kept: tuple[GPTClassifier, TrainResult, dict[str, Any]] | None = None
+    kept: tuple[Any, ...] | None = None
     kept_row: dict[str, Any] = {}
     table: list[dict[str, Any]] = []
     for k in range(count):
@@ -252,19 +255,20 @@ def fit_restarts(
         model, result, info = fit_classifier(
             make_backbone(), data, seeded, folder, callbacks, adapt
         )
-        batch = training.batch_size
+        val = score_classifier(model, data.val, data.labels, training.batch_size)
+        test = score_classifier(model, data.test, data.labels, training.batch_size)
         row = {
             "seed": seed,
-            "val_accuracy": score_classifier(model, data.val, data.labels, batch)["accuracy"],
+            "val_accuracy": val["accuracy"],
             "best_val_loss": result.best_val_loss,
             "steps": result.step,
             "kept": False,
             # reported only, so the spread of restarts (and what the choice gained) can be seen
-            "test_accuracy": score_classifier(model, data.test, data.labels, batch)["accuracy"],
+            "test_accuracy": test["accuracy"],
         }
         table.append(row)
         if kept is None or _rank(row) > _rank(kept_row):
-            kept, kept_row = (model, result, info), row
+            kept, kept_row = (model, result, info, val, test), row
     assert kept is not None
     kept_row["kept"] = True
     return Fitted(*kept, table)
@@ -323,8 +327,7 @@ def scratch_baseline(
         Path(config.checkpoint_dir) / "scratch",
         adapt=False,
     )
-    scores = score_classifier(fitted.model, data.test, data.labels, config.training.batch_size)
-    return {**scores, "steps": fitted.result.step, "restarts": fitted.restarts}
+    return {**fitted.test, "steps": fitted.result.step, "restarts": fitted.restarts}
 
 
 def run_classification(
@@ -340,8 +343,7 @@ def run_classification(
     fitted = fit_restarts(lambda: copy.deepcopy(bundle.model), data, config, out_dir, callbacks)
     model, result, adapt = fitted.model, fitted.result, fitted.info
     batch = config.training.batch_size
-    finetuned = score_classifier(model, data.test, data.labels, batch)
-    val = score_classifier(model, data.val, data.labels, batch)
+    finetuned, val = fitted.test, fitted.val
     reference = baselines(data, config.classification.classic_baselines)
     metrics = {
         "accuracy": finetuned["accuracy"],

@@ -195,7 +195,6 @@ class _Loop:
         self.window = _LossWindow(device)
         self.grad_norm = torch.zeros((), device=device)
         self.lr_factor = 0.0
-        self.holding_peak = False  # whether the last step ran in a WSD stable phase
         self.eval_every_s = (config.eval_interval_minutes or 0.0) * 60.0
         self.next_eval_s = self.budget.start_elapsed + self.eval_every_s
 
@@ -224,7 +223,6 @@ class _Loop:
         """One optimizer step at budget progress ``done``, then its bookkeeping."""
         run = self.run
         self.lr_factor = run.schedule.factor(run.pos.step, done)
-        self.holding_peak = run.schedule.holds_peak(run.pos.step, done)
         run.optimizers.set_lr_factor(self.lr_factor)
         loss, self.grad_norm, tokens = train_step(
             self.model, run.batches, run.optimizers, run.precision
@@ -259,7 +257,7 @@ class _Loop:
         if log_now:
             self.log()
         if eval_now:
-            counts = not self.holding_peak
+            counts = not self.run.schedule.holds_peak(self.lr_factor)
             self.paused(lambda: self.run.periodic_eval(patience_counts=counts))
         if save_now:
             self.paused(lambda: self.run.save(LAST))

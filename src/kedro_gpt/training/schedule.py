@@ -66,7 +66,8 @@ class LRSchedule:
             return (step + 1) / (self.warmup_steps + 1)
         if self.warmup_end_progress is None:
             self.warmup_end_progress = progress
-        q = self._decay_progress(progress)
+        p_w = self.warmup_end_progress
+        q = 1.0 if p_w >= 1.0 else min(max((progress - p_w) / (1.0 - p_w), 0.0), 1.0)
         low = self.min_lr_ratio
         if self.kind == "cosine":
             return low + (1.0 - low) * 0.5 * (1.0 + math.cos(math.pi * q))
@@ -75,18 +76,12 @@ class LRSchedule:
             return 1.0
         return 1.0 - (1.0 - low) * (q - stable_until) / self.decay_fraction
 
-    def holds_peak(self, step: int, progress: float) -> bool:
-        """Whether ``wsd`` is past warmup and still in its stable phase at ``step`` and
-        ``progress``: a plateau of the validation loss is expected there (the decay brings most
-        of the gain), so early stopping does not count it."""
-        if self.kind != "wsd" or step < self.warmup_steps or self.warmup_end_progress is None:
-            return False
-        return self._decay_progress(progress) <= 1.0 - self.decay_fraction
-
-    def _decay_progress(self, progress: float) -> float:
-        """``q``: the progress after warmup mapped onto ``[0, 1]``."""
-        p_w = self.warmup_end_progress or 0.0
-        return 1.0 if p_w >= 1.0 else min(max((progress - p_w) / (1.0 - p_w), 0.0), 1.0)
+    def holds_peak(self, factor: float) -> bool:
+        """Whether ``factor`` (one of this schedule's) is ``wsd``'s stable phase, where a plateau
+        of the validation loss is expected (the decay brings most of the gain). Only there is
+        the factor exactly 1: warmup stays below it, the decay falls from it (unless
+        ``min_lr_ratio`` is 1: then there is no decay to wait for)."""
+        return self.kind == "wsd" and factor == 1.0 and self.min_lr_ratio < 1.0
 
     def state_dict(self) -> dict[str, Any]:
         return {"warmup_end_progress": self.warmup_end_progress}
