@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
-from kedro_gpt.finetune.batches import PaddedBatches, lm_row
+from kedro_gpt.evaluation.scores import classifier_scores
+from kedro_gpt.finetune.batches import PaddedBatches, classifier_ids, lm_row
 from kedro_gpt.finetune.classification import (
     _classification_rows,
     classification_data,
@@ -16,8 +18,10 @@ from kedro_gpt.finetune.classification import (
 from kedro_gpt.finetune.continued import run_continued_pretraining
 from kedro_gpt.finetune.conversations import run_conversations, run_text2text
 from kedro_gpt.finetune.data import pair_conversation
+from kedro_gpt.finetune.task_text import next_token_rows
 from kedro_gpt.model.bundle import ModelBundle
 from kedro_gpt.text.detokenize import detokenized
+from kedro_gpt.tokenizer.special_tokens import eos_id
 from kedro_gpt.training.data import IGNORE_INDEX, BatchSource
 from tests.finetune.conftest import tiny_config
 
@@ -256,3 +260,62 @@ def test_restarts_keep_the_best_by_validation_and_the_scratch_model_gets_as_many
     scratch = result.report["scratch_baseline"]["restarts"]
     assert [r["steps"] for r in scratch] == [kept[0]["steps"]] * 3
     assert sum(r["kept"] for r in scratch) == 1
+
+
+def test_task_text_rows_predict_each_next_token():
+    rows = [(np.array([5, 6, 7]), np.array([-100, -100, 1])), (np.array([9]), np.array([0]))]
+    [(x, y)] = next_token_rows(rows, block_size=8)  # one token has no next token: dropped
+    assert x.tolist() == [5, 6] and y.tolist() == [6, 7]
+
+
+def test_task_text_stage_tunes_the_language_model_the_classifier_starts_from(bundle, tmp_path):
+    examples = [(f"a wonderful moving film {i}", "positive") for i in range(24)] + [
+        (f"dull tedious mess {i}", "negative") for i in range(24)
+    ]
+    labels = ["negative", "positive"]
+
+    def run(epochs: float, folder: str):
+        config = tiny_config(
+            tmp_path / folder,
+            task="classification",
+            classification={"classic_baselines": False, "task_text_epochs": epochs},
+        )
+        return run_classification(bundle, examples, labels, config)
+
+    tuned, plain = run(2.0, "tuned"), run(0.0, "plain")
+    stage = tuned.report["task_text"]
+    assert plain.report["task_text"] is None
+    assert stage["stopped_by"] == "max_epochs"
+    # two passes over the training texts at 4 a step (the validation texts only score)
+    assert stage["steps"] == pytest.approx(2 * tuned.report["examples"]["train"] / 4, abs=2)
+    assert stage["val_loss_after"] < stage["val_loss_before"] - 0.1
+    assert (tmp_path / "tuned" / "ckpt" / "task_text" / "best").is_dir()
+    # the scratch baseline gets the same stage from its random weights
+    scratch_stage = tuned.report["scratch_baseline"]["task_text"]
+    assert scratch_stage["steps"] == stage["steps"]
+    # ... from other weights than the model's (this test's model is random too, seeded apart)
+    assert scratch_stage["val_loss_before"] != pytest.approx(stage["val_loss_before"], rel=1e-6)
+    assert (tmp_path / "tuned" / "ckpt" / "scratch" / "task_text" / "best").is_dir()
+    assert plain.report["scratch_baseline"]["task_text"] is None
+    # the classifier trained from the tuned model: same seeds, different start, different fit
+    assert tuned.metrics["val_loss"] != pytest.approx(plain.metrics["val_loss"], rel=1e-6)
+
+
+def test_start_token_begins_every_row_and_travels_with_the_head(bundle, tmp_path):
+    examples = [(f"great fun {i}", "positive") for i in range(20)] + [
+        (f"boring slog {i}", "negative") for i in range(20)
+    ]
+    labels = ["negative", "positive"]
+    sp, eos = bundle.tokenizer, eos_id(bundle.tokenizer)
+    config = tiny_config(tmp_path, task="classification", classification={"start_token": True})
+    data = classification_data(bundle, examples, labels, config)
+    for text, (x, _) in zip(data.train.texts, data.train.rows, strict=True):
+        assert x.tolist() == [eos, *sp.encode(text)]
+    result = run_classification(bundle, examples, labels, config)
+    head = result.bundle.info["classifier"]
+    assert head["start_token"] is True
+    assert classifier_ids(sp, "great fun", head) == [eos, *sp.encode("great fun")]
+    assert classifier_ids(sp, "great fun", {**head, "start_token": False}) == sp.encode("great fun")
+    # scoring a saved model reads the texts as training did: the same test accuracy
+    test = [(t, labels[y]) for t, y in zip(data.test.texts, data.test.labels, strict=True)]
+    assert classifier_scores(result.bundle, test, 8)["accuracy"] == result.metrics["accuracy"]

@@ -55,9 +55,8 @@ def classifier_scores(
     bundle: ModelBundle, examples: Sequence[tuple[str, str]], batch_size: int
 ) -> dict[str, float]:
     """Accuracy and macro-F1 of a bundle's classification head; unknown labels are errors."""
-    from kedro_gpt.finetune.batches import classification_row
+    from kedro_gpt.finetune.batches import classification_row, classifier_ids
     from kedro_gpt.finetune.classification import load_classifier, predict_labels
-    from kedro_gpt.text.detokenize import classifier_input
 
     model, labels = load_classifier(bundle)
     index = {label: i for i, label in enumerate(labels)}
@@ -65,7 +64,7 @@ def classifier_scores(
     for text, label in examples:
         if label not in index:
             raise ValueError(f"label {label!r} is not one the model knows ({', '.join(labels)})")
-        ids = bundle.tokenizer.encode(classifier_input(text, bundle.info["classifier"]))
+        ids = classifier_ids(bundle.tokenizer, text, bundle.info["classifier"])
         row = classification_row(ids, index[label], bundle.config.block_size)
         if row is not None:
             rows.append(row)

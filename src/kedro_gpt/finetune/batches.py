@@ -9,13 +9,16 @@ evaluator over held-out rows.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from kedro_gpt.text.detokenize import classifier_input
+from kedro_gpt.tokenizer.protocol import TextTokenizer
+from kedro_gpt.tokenizer.special_tokens import eos_id
 from kedro_gpt.training.data import IGNORE_INDEX, TRAIN_STREAM
 from kedro_gpt.training.device import Precision
 from kedro_gpt.training.distributed import DistContext
@@ -55,6 +58,13 @@ def classification_row(ids: Sequence[int], label: int, block_size: int) -> Row |
     y = np.full(len(x), IGNORE_INDEX, dtype=np.int64)
     y[-1] = label
     return x, y
+
+
+def classifier_ids(sp: TextTokenizer, text: str, head: Mapping[str, Any]) -> list[int]:
+    """The ids a classifier with this head state reads for ``text``: rejoined first if it was
+    trained on detokenized text, after ``<|endoftext|>`` if it was trained with a start token."""
+    ids = sp.encode(classifier_input(text, head))
+    return [eos_id(sp), *ids] if head.get("start_token") else ids
 
 
 def collate(rows: Sequence[Row], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -27,10 +27,12 @@ from kedro_gpt.finetune.batches import (
     Row,
     RowsEvaluator,
     classification_row,
+    classifier_ids,
     fixed_batches,
 )
 from kedro_gpt.finetune.config import ClassificationParams, FinetuneTrainConfig, FinetuningConfig
 from kedro_gpt.finetune.fit import TaskResult, eval_loss, finetuned_info, train_and_restore
+from kedro_gpt.finetune.task_text import tune_on_task_text
 from kedro_gpt.model.bundle import ModelBundle
 from kedro_gpt.model.classifier import GPTClassifier
 from kedro_gpt.model.gpt import GPT
@@ -41,11 +43,12 @@ from kedro_gpt.training.result import TrainResult
 
 
 def _classification_rows(
-    sp: Any, examples, label_index: dict[str, int], block: int
+    sp: Any, examples, label_index: dict[str, int], block: int, start_token: bool = False
 ) -> LabelledRows:
     out = LabelledRows([], [], [])
+    head = {"start_token": start_token}  # the texts are already detokenized where asked
     for text, label in examples:
-        row = classification_row(sp.encode(text), label_index[label], block)
+        row = classification_row(classifier_ids(sp, text, head), label_index[label], block)
         if row is not None:
             out.rows.append(row)
             out.labels.append(label_index[label])
@@ -106,12 +109,12 @@ def classification_data(
         pool = [pool[i] for i in sorted(picks[: params.max_examples])]
     train_ex, val_ex = _stratified_split(pool, params.val_fraction, config.seed)
     index = {label: i for i, label in enumerate(labels)}
-    sp, block = bundle.tokenizer, bundle.config.block_size
+    sp, block, start = bundle.tokenizer, bundle.config.block_size, params.start_token
     return ClassificationData(
         list(labels),
-        _classification_rows(sp, train_ex, index, block),
-        _classification_rows(sp, val_ex, index, block),
-        _classification_rows(sp, test_ex, index, block),
+        _classification_rows(sp, train_ex, index, block, start),
+        _classification_rows(sp, val_ex, index, block, start),
+        _classification_rows(sp, test_ex, index, block, start),
         {label: sum(1 for _, lab in pool if lab == label) for label in labels},
         special_token_id(sp, PAD),
     )
@@ -316,18 +319,36 @@ def scratch_baseline(
 ) -> dict[str, Any]:
     """The same architecture from random weights, trained for the same optimizer steps (a
     wall-clock budget would depend on the machine's load) and as many restarts."""
+    folder = Path(config.checkpoint_dir) / "scratch"
     same_steps = config.training.model_copy(
         update={"max_steps": max(steps, 1), "max_minutes": None, "max_tokens": None}
     )
-    scratch_config = config.model_copy(update={"training": same_steps})
-    fitted = fit_restarts(
-        lambda: GPT(copy.deepcopy(bundle.config)),
-        data,
-        scratch_config,
-        Path(config.checkpoint_dir) / "scratch",
-        adapt=False,
+    scratch_config = config.model_copy(
+        update={"training": same_steps, "checkpoint_dir": str(folder)}
     )
-    return {**fitted.test, "steps": fitted.result.step, "restarts": fitted.restarts}
+    start, task_text = None, None
+    if config.classification.task_text_epochs:  # the same stage on the task's texts first
+        torch.manual_seed(config.seed)
+        start, task_text = task_text_start(GPT(copy.deepcopy(bundle.config)), data, config, folder)
+
+    def make_backbone() -> GPT:
+        return copy.deepcopy(start) if start is not None else GPT(copy.deepcopy(bundle.config))
+
+    fitted = fit_restarts(make_backbone, data, scratch_config, folder, adapt=False)
+    scores = {**fitted.test, "steps": fitted.result.step, "restarts": fitted.restarts}
+    return {**scores, "task_text": task_text}
+
+
+def task_text_start(
+    model: GPT, data: ClassificationData, config: FinetuningConfig, folder: Path
+) -> tuple[GPT, dict[str, Any] | None]:
+    """``model`` trained on the training split's texts (``classification.task_text_epochs``;
+    checkpoints under ``folder``/task_text), or itself when that is 0; and what the stage did."""
+    epochs = config.classification.task_text_epochs
+    if not epochs:
+        return model, None
+    stage = config.model_copy(update={"checkpoint_dir": str(folder)})
+    return tune_on_task_text(model, data.train.rows, data.val.rows, data.pad_id, stage, epochs)
 
 
 def run_classification(
@@ -340,7 +361,8 @@ def run_classification(
     """A classification head on the backbone, scored on the test split beside the baselines."""
     data = classification_data(bundle, examples, labels, config)
     out_dir = Path(config.checkpoint_dir)
-    fitted = fit_restarts(lambda: copy.deepcopy(bundle.model), data, config, out_dir, callbacks)
+    start, task_text = task_text_start(bundle.model, data, config, out_dir)
+    fitted = fit_restarts(lambda: copy.deepcopy(start), data, config, out_dir, callbacks)
     model, result, adapt = fitted.model, fitted.result, fitted.info
     batch = config.training.batch_size
     finetuned, val = fitted.test, fitted.val
@@ -351,6 +373,11 @@ def run_classification(
         "val_accuracy": val["accuracy"],
         "val_loss": eval_loss(model, RowsEvaluator(data.val.rows, batch, data.pad_id), config),
     }
+    if task_text:
+        metrics.update(
+            task_text_val_loss_before=task_text["val_loss_before"],
+            task_text_val_loss=task_text["val_loss_after"],
+        )
     for name, scores in reference.items():
         metrics.update(
             {f"{name}_accuracy": scores["accuracy"], f"{name}_macro_f1": scores["macro_f1"]}
@@ -365,6 +392,7 @@ def run_classification(
             "per_label_train_pool": data.per_label,
         },
         "adaptation": adapt,
+        "task_text": task_text,
         "restarts": fitted.restarts,
         "finetuned": finetuned,
         "baselines": reference,
@@ -379,6 +407,7 @@ def run_classification(
         "labels": data.labels,
         **model.head_state(),
         "detokenize": config.classification.detokenize,
+        "start_token": config.classification.start_token,
     }
     info = finetuned_info(
         bundle, config, result, metrics=metrics, adaptation=adapt, classifier=classifier

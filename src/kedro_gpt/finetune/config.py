@@ -137,11 +137,23 @@ class ClassificationParams(StrictModel):
         description="rejoin Penn-Treebank-style tokens (sacremoses: 'fun , wasabi .' -> 'fun, "
         "wasabi.') so pre-tokenized task text reads like the text the model was pretrained on",
     )
+    start_token: bool = Field(
+        False,
+        description="begin each text with <|endoftext|>, as every pretraining document after "
+        "the first begins, so the text reads as the start of a document",
+    )
     lm_loss_weight: float = Field(
         0.0,
         ge=0,
         description="add this times the LM loss of the training texts to the classification loss "
         "(GPT-1's auxiliary objective: 0.5); 0 = classification loss only",
+    )
+    task_text_epochs: float = Field(
+        0.0,
+        ge=0,
+        description="first train the language model on the training split's texts (labels "
+        "unused) for at most this many epochs, early-stopping on the validation texts (ULMFiT's "
+        "target-task LM stage); 0 = off",
     )
     scratch_baseline: bool = Field(True, description="train the same model from scratch too")
     restarts: int = Field(

@@ -17,7 +17,7 @@ import torch
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from kedro_gpt.finetune.batches import classification_row, collate
+from kedro_gpt.finetune.batches import classification_row, classifier_ids, collate
 from kedro_gpt.model.bundle import ModelBundle
 from kedro_gpt.model.classifier import GPTClassifier
 from kedro_gpt.serving.drift import DriftMonitor
@@ -25,7 +25,6 @@ from kedro_gpt.serving.engine import GenerationEngine
 from kedro_gpt.serving.errors import APIError
 from kedro_gpt.serving.metrics import Metrics
 from kedro_gpt.serving.settings import ServerSettings
-from kedro_gpt.text.detokenize import classifier_input
 from kedro_gpt.tokenizer.special_tokens import ENDOFTEXT, find_token_id
 
 
@@ -102,8 +101,8 @@ class Served:
         assert self.classifier is not None
         block = self.bundle.config.block_size
         head = self.bundle.info["classifier"]
-        encode = self.bundle.tokenizer.encode
-        rows = [classification_row(encode(classifier_input(t, head)), 0, block) for t in texts]
+        sp = self.bundle.tokenizer
+        rows = [classification_row(classifier_ids(sp, t, head), 0, block) for t in texts]
         x, _ = collate([r for r in rows if r is not None], self.classifier.pad_id)
         with torch.inference_mode():
             probs = torch.softmax(self.classifier(x)[0], dim=-1).tolist()
