@@ -318,14 +318,13 @@ def scratch_baseline(
     bundle: ModelBundle, data: ClassificationData, config: FinetuningConfig, steps: int
 ) -> dict[str, Any]:
     """The same architecture from random weights, trained for the same optimizer steps (a
-    wall-clock budget would depend on the machine's load) and as many restarts."""
+    wall-clock budget would depend on the machine's load), as many restarts and, when asked
+    for, the same task-text stage first."""
     folder = Path(config.checkpoint_dir) / "scratch"
     same_steps = config.training.model_copy(
         update={"max_steps": max(steps, 1), "max_minutes": None, "max_tokens": None}
     )
-    scratch_config = config.model_copy(
-        update={"training": same_steps, "checkpoint_dir": str(folder)}
-    )
+    scratch_config = config.model_copy(update={"training": same_steps})
     start, task_text = None, None
     if config.classification.task_text_epochs:  # the same stage on the task's texts first
         torch.manual_seed(config.seed)
