@@ -59,6 +59,9 @@ def tune_on_task_text(
         "steps": result.step,
         "stopped_by": result.stopped_by,
         "val_loss_before": before,
-        "val_loss_after": eval_loss(tuned, evaluator, stage),
+        # the best checkpoint's validation loss, scored once already (unless no validation ran)
+        "val_loss_after": result.best_val_loss
+        if result.best_path
+        else eval_loss(tuned, evaluator, stage),
         "elapsed_s": result.elapsed_s,
     }
