@@ -12,6 +12,7 @@ from kedro_gpt.finetune.classification import (
     _classification_rows,
     classification_data,
     load_classifier,
+    member_config,
     predict_labels,
     run_classification,
 )
@@ -319,3 +320,53 @@ def test_start_token_begins_every_row_and_travels_with_the_head(bundle, tmp_path
     # scoring a saved model reads the texts as training did: the same test accuracy
     test = [(t, labels[y]) for t, y in zip(data.test.texts, data.test.labels, strict=True)]
     assert classifier_scores(result.bundle, test, 8)["accuracy"] == result.metrics["accuracy"]
+
+
+def test_an_ensemble_fits_each_member_on_its_own_split_and_averages_their_probabilities(
+    bundle, tmp_path
+):
+    examples = [(f"a wonderful moving film {i}", "positive") for i in range(24)] + [
+        (f"dull tedious mess {i}", "negative") for i in range(24)
+    ]
+    labels = ["negative", "positive"]
+    config = tiny_config(
+        tmp_path,
+        task="classification",
+        seed=4,
+        training={"max_steps": 6},
+        classification={"ensemble": 3, "restarts": 2},
+    )
+    result = run_classification(bundle, examples, labels, config)
+    members = result.report["members"]
+    assert [m["seed"] for m in members] == [4, 6, 8]  # seed + m * restarts
+    assert [[r["seed"] for r in m["restarts"]] for m in members] == [[4, 5], [6, 7], [8, 9]]
+    splits = [
+        classification_data(bundle, examples, labels, member_config(config, m)) for m in range(3)
+    ]
+    assert len({tuple(sorted(d.val.texts)) for d in splits}) == 3  # each member its own split
+    assert all(d.test.texts == splits[0].test.texts for d in splits)  # one test split
+    assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == [
+        "member0",
+        "member1",
+        "member2",
+    ]
+    m = result.metrics
+    assert m["members_mean_accuracy"] == pytest.approx(
+        np.mean([r["test_accuracy"] for r in members])
+    )
+    assert m["val_accuracy"] == pytest.approx(np.mean([r["val_accuracy"] for r in members]))
+    scratch = result.report["scratch_baseline"]
+    assert [r["steps"] for r in scratch["members"]] == [r["steps"] for r in members]
+    assert scratch["steps"] == result.report["training"]["step"] == sum(r["steps"] for r in members)
+    # the saved bundle holds all three backbones; its classifier is the probability average
+    result.bundle.save(tmp_path)
+    saved = ModelBundle.load(tmp_path)
+    assert len(saved.backbones) == 3
+    ensemble, _ = load_classifier(saved)
+    x = torch.tensor([classifier_ids(bundle.tokenizer, t, {}) for t in ["dull tedious mess 3"]])
+    with torch.no_grad():
+        mean = torch.stack([c(x)[0].softmax(-1) for c in ensemble.members]).mean(0)
+        torch.testing.assert_close(ensemble(x)[0].exp(), mean)
+    assert not torch.allclose(ensemble.members[0](x)[0], ensemble.members[1](x)[0])
+    test = list(zip(splits[0].test.texts, [labels[y] for y in splits[0].test.labels], strict=True))
+    assert classifier_scores(saved, test, 8)["accuracy"] == m["accuracy"]

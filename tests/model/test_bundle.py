@@ -91,3 +91,28 @@ def test_a_corrupt_tokenizer_is_named(folder):
     (folder / "tokenizer.model").write_bytes(b"\x00garbage")
     with pytest.raises(ModelFolderError, match="tokenizer.model is not a readable tokenizer"):
         ModelBundle.load(folder)
+
+
+def test_an_ensembles_members_round_trip_and_a_missing_one_is_named(folder):
+    first = ModelBundle.load(folder)
+    torch.manual_seed(1)
+    members = [GPT(first.config).eval(), GPT(first.config).eval()]
+    ModelBundle(first.model, first.tokenizer, first.info, members).save(folder)
+    loaded = ModelBundle.load(folder)
+    assert json.loads((folder / "config.json").read_text())["members"] == 2
+    x = torch.randint(0, first.config.vocab_size, (1, 8))
+    for saved, read in zip([first.model, *members], loaded.backbones, strict=True):
+        torch.testing.assert_close(saved(x)[0], read(x)[0])
+    assert not torch.equal(loaded.backbones[1](x)[0], loaded.backbones[2](x)[0])
+    (folder / "member2.safetensors").unlink()
+    with pytest.raises(ModelFolderError, match="has no member2.safetensors"):
+        ModelBundle.load(folder)
+
+
+def test_a_member_of_another_shape_is_refused_before_anything_is_written(folder, tmp_path_factory):
+    first = ModelBundle.load(folder)
+    other = GPT(GPTConfig(**{**first.config.to_dict(), "n_layer": 2}))
+    out = tmp_path_factory.mktemp("out")
+    with pytest.raises(ValueError, match="member 1's shape differs"):
+        ModelBundle(first.model, first.tokenizer, first.info, [other]).save(out)
+    assert list(out.iterdir()) == []

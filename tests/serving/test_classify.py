@@ -8,6 +8,7 @@ import torch
 
 from kedro_gpt.model.bundle import ModelBundle
 from kedro_gpt.model.classifier import GPTClassifier
+from kedro_gpt.model.gpt import GPT
 from kedro_gpt.tokenizer.special_tokens import PAD
 
 from .conftest import running_server
@@ -62,3 +63,24 @@ def test_a_classifier_trained_on_rejoined_text_reads_its_input_rejoined(classifi
     assert bundle.tokenizer.encode("dull, dull (really).") != bundle.tokenizer.encode(
         "dull , dull ( really ) ."
     )  # the check can fail: the two spellings are different token sequences
+
+
+def test_an_ensemble_answers_with_its_members_mean_probabilities(classifier_bundle, tmp_path):
+    bundle, first = classifier_bundle
+    torch.manual_seed(4)
+    other = GPTClassifier(GPT(bundle.config), 2, first.pad_id).eval()
+    head = {**bundle.info["classifier"], "ensemble": [other.head_state()]}
+    ModelBundle(
+        bundle.model, bundle.tokenizer, {**bundle.info, "classifier": head}, [other.backbone]
+    ).save(tmp_path)
+    with running_server(ModelBundle.load(tmp_path)) as url:
+        response = httpx.post(
+            f"{url}/v1/classify", json={"model": "kedro-gpt", "input": ["a fine film"]}, timeout=30
+        )
+    assert response.status_code == 200, response.text
+    ids = torch.tensor([bundle.tokenizer.encode("a fine film")])
+    with torch.inference_mode():
+        alone = [torch.softmax(c(ids)[0], dim=-1)[0] for c in (first, other)]
+    expected = ((alone[0] + alone[1]) / 2).tolist()
+    assert response.json()["data"][0]["scores"]["neg"] == pytest.approx(expected[0], abs=1e-5)
+    assert abs(alone[0][0] - alone[1][0]) > 1e-3  # the members disagree: the mean is not either

@@ -1,6 +1,9 @@
 """Classification: a head on the pooled hidden states of the backbone. Three splits: train, val
 (picks the best checkpoint) and a fixed test split that only reports; the baselines (majority class,
-TF-IDF + LR, NB-weighted LR, the same model from scratch) are scored on the same test split."""
+TF-IDF + LR, NB-weighted LR, the same model from scratch) are scored on the same test split.
+
+With ``classification.ensemble`` above 1, member m draws its own train/val split of the pool and
+fits on it; the members' label probabilities are averaged (the scratch baseline likewise)."""
 
 from __future__ import annotations
 
@@ -34,7 +37,7 @@ from kedro_gpt.finetune.config import ClassificationParams, FinetuneTrainConfig,
 from kedro_gpt.finetune.fit import TaskResult, eval_loss, finetuned_info, train_and_restore
 from kedro_gpt.finetune.task_text import tune_on_task_text
 from kedro_gpt.model.bundle import ModelBundle
-from kedro_gpt.model.classifier import GPTClassifier
+from kedro_gpt.model.classifier import ClassifierEnsemble, GPTClassifier, classifier_from_state
 from kedro_gpt.model.gpt import GPT
 from kedro_gpt.text.detokenize import detokenized
 from kedro_gpt.tokenizer.special_tokens import PAD, special_token_id
@@ -56,8 +59,11 @@ def _classification_rows(
     return out
 
 
+Classifier = GPTClassifier | ClassifierEnsemble
+
+
 @torch.no_grad()
-def predict_labels(model: GPTClassifier, rows: Sequence[Row], batch_size: int) -> list[int]:
+def predict_labels(model: Classifier, rows: Sequence[Row], batch_size: int) -> list[int]:
     device = next(model.parameters()).device
     out: list[int] = []
     for x, _ in fixed_batches(rows, batch_size, model.pad_id):
@@ -297,26 +303,31 @@ def _combined(results: list[TrainResult]) -> TrainResult:
 
 
 def score_classifier(
-    model: GPTClassifier, split: LabelledRows, labels: Sequence[str], batch: int
+    model: Classifier, split: LabelledRows, labels: Sequence[str], batch: int
 ) -> dict[str, Any]:
     """Accuracy, macro-F1 and the confusion matrix on one split."""
     return classification_metrics(split.labels, predict_labels(model, split.rows, batch), labels)
 
 
-def baselines(data: ClassificationData, classic: bool = True) -> dict[str, dict[str, Any]]:
+def baselines(
+    data: ClassificationData, classic: bool = True, whole_pool: bool = False
+) -> dict[str, dict[str, Any]]:
     """Majority class and (``classic``) TF-IDF + logistic regression and NB-weighted logistic
-    regression, trained on the training split and scored on the test split."""
-    train, test = data.train, data.test
-    predictions = {"majority": majority_baseline(train.labels, test.labels)}
+    regression, trained on the training split (``whole_pool``: and the validation split, all an
+    ensemble's members together learned from) and scored on the test split."""
+    texts, labels, test = data.train.texts, data.train.labels, data.test
+    if whole_pool:
+        texts, labels = texts + data.val.texts, labels + data.val.labels
+    predictions = {"majority": majority_baseline(labels, test.labels)}
     if classic:
-        predictions["tfidf_logreg"] = tfidf_logreg(train.texts, train.labels, test.texts)
-        predictions["nb_logreg"] = nb_logreg(train.texts, train.labels, test.texts)
+        predictions["tfidf_logreg"] = tfidf_logreg(texts, labels, test.texts)
+        predictions["nb_logreg"] = nb_logreg(texts, labels, test.texts)
     return {k: classification_metrics(test.labels, p, data.labels) for k, p in predictions.items()}
 
 
 def scratch_baseline(
     bundle: ModelBundle, data: ClassificationData, config: FinetuningConfig, steps: int
-) -> dict[str, Any]:
+) -> tuple[Classifier, dict[str, Any]]:
     """The same architecture from random weights, trained for the same optimizer steps (a
     wall-clock budget would depend on the machine's load), as many restarts and, when asked
     for, the same task-text stage first."""
@@ -335,7 +346,7 @@ def scratch_baseline(
 
     fitted = fit_restarts(make_backbone, data, scratch_config, folder, adapt=False)
     scores = {**fitted.test, "steps": fitted.result.step, "restarts": fitted.restarts}
-    return {**scores, "task_text": task_text}
+    return fitted.model, {**scores, "task_text": task_text}
 
 
 def task_text_start(
@@ -350,6 +361,51 @@ def task_text_start(
     return tune_on_task_text(model, data.train.rows, data.val.rows, data.pad_id, stage, epochs)
 
 
+@dataclass
+class Member:
+    """One classifier of the (possibly one-member) ensemble: its splits, its kept fit, what its
+    task-text stage did, and its scratch twin's model and report."""
+
+    data: ClassificationData
+    fitted: Fitted
+    task_text: dict[str, Any] | None
+    scratch: tuple[Classifier, dict[str, Any]] | None
+
+
+def member_config(config: FinetuningConfig, m: int) -> FinetuningConfig:
+    """Member ``m``'s config: seed ``seed + m * restarts`` (its split, and its restarts' seeds
+    after it) and its own checkpoint folder when there are several members."""
+    if config.classification.ensemble == 1:
+        return config
+    seed = config.seed + m * config.classification.restarts
+    folder = str(Path(config.checkpoint_dir) / f"member{m}")
+    return config.model_copy(update={"seed": seed, "checkpoint_dir": folder})
+
+
+def fit_member(
+    bundle: ModelBundle,
+    examples: Sequence[tuple[str, str]],
+    labels: Sequence[str],
+    config: FinetuningConfig,
+    callbacks: Sequence[TrainCallback] = (),
+) -> Member:
+    """Split (the test split is the same for every seed), fit with restarts, and train the
+    scratch twin for the same steps when asked."""
+    data = classification_data(bundle, examples, labels, config)
+    out_dir = Path(config.checkpoint_dir)
+    start, task_text = task_text_start(bundle.model, data, config, out_dir)
+    fitted = fit_restarts(lambda: copy.deepcopy(start), data, config, out_dir, callbacks)
+    scratch = None
+    if config.classification.scratch_baseline:
+        scratch = scratch_baseline(bundle, data, config, fitted.result.step)
+    return Member(data, fitted, task_text, scratch)
+
+
+def ensemble_of(models: Sequence[GPTClassifier]) -> Classifier:
+    """One classifier as itself, several as their probability average."""
+    return models[0] if len(models) == 1 else ClassifierEnsemble(models)
+
+
 def run_classification(
     bundle: ModelBundle,
     examples: Sequence[tuple[str, str]],
@@ -357,25 +413,35 @@ def run_classification(
     config: FinetuningConfig,
     callbacks: Sequence[TrainCallback] = (),
 ) -> TaskResult:
-    """A classification head on the backbone, scored on the test split beside the baselines."""
-    data = classification_data(bundle, examples, labels, config)
-    out_dir = Path(config.checkpoint_dir)
-    start, task_text = task_text_start(bundle.model, data, config, out_dir)
-    fitted = fit_restarts(lambda: copy.deepcopy(start), data, config, out_dir, callbacks)
-    model, result, adapt = fitted.model, fitted.result, fitted.info
-    batch = config.training.batch_size
-    finetuned, val = fitted.test, fitted.val
-    reference = baselines(data, config.classification.classic_baselines)
+    """A classification head on the backbone (or ``ensemble`` of them), scored on the test
+    split beside the baselines."""
+    params, batch = config.classification, config.training.batch_size
+    members = [
+        fit_member(bundle, examples, labels, member_config(config, m), callbacks)
+        for m in range(params.ensemble)
+    ]
+    first, several = members[0], len(members) > 1
+    data = first.data  # the test split is every member's
+    model = ensemble_of([m.fitted.model for m in members])
+    result = _combined([m.fitted.result for m in members])
+    table = [_member_row(m, config) for m in members]
+    finetuned = (
+        score_classifier(model, data.test, data.labels, batch) if several else first.fitted.test
+    )
+    reference = baselines(data, params.classic_baselines, whole_pool=several)
     metrics = {
         "accuracy": finetuned["accuracy"],
         "macro_f1": finetuned["macro_f1"],
-        "val_accuracy": val["accuracy"],
-        "val_loss": eval_loss(model, RowsEvaluator(data.val.rows, batch, data.pad_id), config),
+        # each member on its own validation split; the mean when there are several
+        "val_accuracy": float(np.mean([row["val_accuracy"] for row in table])),
+        "val_loss": float(np.mean([row["val_loss"] for row in table])),
     }
-    if task_text:
+    if several:
+        metrics["members_mean_accuracy"] = float(np.mean([r["test_accuracy"] for r in table]))
+    if first.task_text:
         metrics.update(
-            task_text_val_loss_before=task_text["val_loss_before"],
-            task_text_val_loss=task_text["val_loss_after"],
+            task_text_val_loss_before=first.task_text["val_loss_before"],
+            task_text_val_loss=first.task_text["val_loss_after"],
         )
     for name, scores in reference.items():
         metrics.update(
@@ -390,30 +456,39 @@ def run_classification(
             "test": len(data.test.rows),
             "per_label_train_pool": data.per_label,
         },
-        "adaptation": adapt,
-        "task_text": task_text,
-        "restarts": fitted.restarts,
+        "adaptation": first.fitted.info,
+        "task_text": first.task_text,
+        "restarts": first.fitted.restarts,
+        **({"members": table} if several else {}),
         "finetuned": finetuned,
         "baselines": reference,
         "training": {k: v for k, v in result.to_dict().items() if k not in {"history", "evals"}},
     }
-    if config.classification.scratch_baseline:
-        scratch = scratch_baseline(bundle, data, config, result.step)
+    if params.scratch_baseline:
+        scratch = _scratch_report(members, data, batch)
         metrics.update(scratch_accuracy=scratch["accuracy"], scratch_macro_f1=scratch["macro_f1"])
         report["scratch_baseline"] = scratch
     report["metrics"] = metrics
+    models = [m.fitted.model for m in members]
     classifier = {
         "labels": data.labels,
-        **model.head_state(),
-        "detokenize": config.classification.detokenize,
-        "start_token": config.classification.start_token,
+        **models[0].head_state(),
+        "detokenize": params.detokenize,
+        "start_token": params.start_token,
+        **({"ensemble": [m.head_state() for m in models[1:]]} if several else {}),
     }
     info = finetuned_info(
-        bundle, config, result, metrics=metrics, adaptation=adapt, classifier=classifier
+        bundle,
+        config,
+        result,
+        metrics=metrics,
+        adaptation=first.fitted.info,
+        classifier=classifier,
     )
     title = f"fine-tuned: accuracy {finetuned['accuracy']:.3f}"
+    backbones = [m.backbone.cpu() for m in models]
     return TaskResult(
-        ModelBundle(model.backbone.cpu(), bundle.tokenizer, info),
+        ModelBundle(backbones[0], bundle.tokenizer, info, backbones[1:]),
         report,
         metrics,
         figure=confusion_figure(finetuned["confusion_matrix"], data.labels, title),
@@ -421,9 +496,35 @@ def run_classification(
     )
 
 
-def load_classifier(bundle: ModelBundle) -> tuple[GPTClassifier, list[str]]:
-    """The classifier stored in a fine-tuned bundle (backbone + head from ``info``)."""
+def _member_row(member: Member, config: FinetuningConfig) -> dict[str, Any]:
+    """A member's seed, scores (validation on its own split) and steps."""
+    fitted, data = member.fitted, member.data
+    evaluator = RowsEvaluator(data.val.rows, config.training.batch_size, data.pad_id)
+    return {
+        "seed": fitted.restarts[0]["seed"],
+        "val_accuracy": fitted.val["accuracy"],
+        "val_loss": eval_loss(fitted.model, evaluator, config),
+        "test_accuracy": fitted.test["accuracy"],
+        "steps": fitted.result.step,
+        "restarts": fitted.restarts,
+        **({"task_text": member.task_text} if member.task_text else {}),
+    }
+
+
+def _scratch_report(members: list[Member], data: ClassificationData, batch: int) -> dict[str, Any]:
+    """The scratch twin's test scores: one member's report, or the scratch ensemble's scores
+    beside each member's report."""
+    twins = [m.scratch for m in members if m.scratch is not None]
+    if len(twins) == 1:
+        return twins[0][1]
+    model = ensemble_of([model for model, _ in twins])
+    scores = score_classifier(model, data.test, data.labels, batch)
+    return {**scores, "steps": sum(r["steps"] for _, r in twins), "members": [r for _, r in twins]}
+
+
+def load_classifier(bundle: ModelBundle) -> tuple[Classifier, list[str]]:
+    """The classifier stored in a fine-tuned bundle (backbones + heads from ``info``)."""
     state = bundle.info.get("classifier")
     if not state:
         raise ValueError("this model bundle holds no classification head")
-    return GPTClassifier.from_head_state(bundle.model, state), list(state["labels"])
+    return classifier_from_state(bundle.backbones, state), list(state["labels"])

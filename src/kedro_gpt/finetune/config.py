@@ -163,6 +163,13 @@ class ClassificationParams(StrictModel):
         "initialisation, batch order, dropout) and keep the best by validation accuracy; the "
         "scratch baseline gets as many",
     )
+    ensemble: int = Field(
+        1,
+        ge=1,
+        description="fit this many classifiers, member m on its own train/validation split of "
+        "the pool (seed + m * restarts), keep them all and average their label probabilities; "
+        "the scratch baseline is an ensemble of as many",
+    )
     # transfer techniques (ULMFiT, Howard & Ruder 2018); off by default
     head_warmup_steps: int = Field(
         0, ge=0, description="first train the new head alone (backbone frozen) for this many steps"

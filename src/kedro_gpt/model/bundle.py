@@ -4,6 +4,9 @@
 "info": {...}}``) and the tokenizer: ``tokenizer.model`` (sentencepiece, what kedro-gpt trains)
 or ``tokenizer.json`` (a Hugging Face tokenizer such as GPT-2's BPE, see
 :class:`~kedro_gpt.tokenizer.hf_tokenizer.HFTokenizer`). Nothing is ever unpickled.
+
+A classifier ensemble keeps its further fine-tuned backbones beside the first, of the same shape,
+as ``member1.safetensors``, ``member2.safetensors``, ... (``config.json``'s ``members`` counts them).
 """
 
 from __future__ import annotations
@@ -45,10 +48,20 @@ class ModelFolderError(ValueError):
     """A model folder that cannot be loaded; the message names the file and what is wrong."""
 
 
-def load_gpt(folder: str | Path, config: GPTConfig, device: str | torch.device = "cpu") -> GPT:
-    """A GPT of ``config`` with the weights in ``folder/model.safetensors``, in eval mode."""
+def member_file(k: int) -> str:
+    """The weights file of an ensemble's member ``k`` (member 0 is ``model.safetensors``)."""
+    return WEIGHTS_FILE if k == 0 else f"member{k}.safetensors"
+
+
+def load_gpt(
+    folder: str | Path,
+    config: GPTConfig,
+    device: str | torch.device = "cpu",
+    weights: str = WEIGHTS_FILE,
+) -> GPT:
+    """A GPT of ``config`` with the weights in ``folder/weights``, in eval mode."""
     model = GPT(config)
-    path = Path(folder) / WEIGHTS_FILE
+    path = Path(folder) / weights
     try:
         missing, unexpected = safetensors.torch.load_model(
             model, str(path), strict=False, device=str(device)
@@ -68,6 +81,12 @@ def load_gpt(folder: str | Path, config: GPTConfig, device: str | torch.device =
 def read_config(folder: str | Path) -> tuple[GPTConfig, dict[str, Any]]:
     """The model config and the ``info`` dict of ``folder/config.json``; every GPTConfig key
     must be there (a default would build another model than the weights')."""
+    config, info, _ = _read_meta(folder)
+    return config, info
+
+
+def _read_meta(folder: str | Path) -> tuple[GPTConfig, dict[str, Any], int]:
+    """:func:`read_config`'s config and info, and the count of further ensemble members."""
     path = Path(folder) / CONFIG_FILE
     try:
         meta = json.loads(path.read_text(encoding="utf-8"))
@@ -83,7 +102,10 @@ def read_config(folder: str | Path) -> tuple[GPTConfig, dict[str, Any]]:
     except (TypeError, ValueError) as err:
         raise ModelFolderError(f"{path}: {err}") from None
     info = meta.get("info") or {}
-    return config, info if isinstance(info, dict) else {}
+    members = meta.get("members", 0)
+    if not isinstance(members, int) or isinstance(members, bool) or members < 0:
+        raise ModelFolderError(f"{path}: 'members' must be a count of 0 or more, got {members!r}")
+    return config, info if isinstance(info, dict) else {}, members
 
 
 def read_info(folder: str | Path) -> dict[str, Any]:
@@ -98,30 +120,38 @@ def read_info(folder: str | Path) -> dict[str, Any]:
 
 @dataclass
 class ModelBundle:
-    """A GPT, its tokenizer, and what is known of how it was made (``info``)."""
+    """A GPT, its tokenizer, and what is known of how it was made (``info``); ``members``: a
+    classifier ensemble's further backbones (``model`` is the first; it alone generates text)."""
 
     model: GPT
     tokenizer: TextTokenizer
     info: dict[str, Any] = field(default_factory=dict)
+    members: list[GPT] = field(default_factory=list)
 
     @property
     def config(self) -> GPTConfig:
         return self.model.config
 
+    @property
+    def backbones(self) -> list[GPT]:
+        """``model`` and the ensemble's further members, in order."""
+        return [self.model, *self.members]
+
     def save(self, folder: str | Path) -> None:
         """Write the three files into ``folder`` (which must exist): the tokenizer as
-        ``tokenizer.model`` (sentencepiece) or ``tokenizer.json`` (:class:`HFTokenizer`)."""
+        ``tokenizer.model`` (sentencepiece) or ``tokenizer.json`` (:class:`HFTokenizer`); and
+        an ensemble's further members' weights."""
         folder = Path(folder)
-        safetensors.torch.save_model(self.model, str(folder / WEIGHTS_FILE))
-        _as_if_opened(folder / WEIGHTS_FILE)
-        (folder / CONFIG_FILE).write_text(
-            json.dumps(
-                {"model": self.config.to_dict(), "info": self.info},
-                indent=2,
-                sort_keys=True,
-                default=str,
-            )
-        )
+        for k, member in enumerate(self.members, start=1):
+            if member.config != self.config:
+                raise ValueError(f"ensemble member {k}'s shape differs from the first model's")
+        for k, model in enumerate(self.backbones):
+            safetensors.torch.save_model(model, str(folder / member_file(k)))
+            _as_if_opened(folder / member_file(k))
+        meta = {"model": self.config.to_dict(), "info": self.info}
+        if self.members:
+            meta["members"] = len(self.members)
+        (folder / CONFIG_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True, default=str))
         save_tokenizer(self.tokenizer, folder)
 
     @classmethod
@@ -130,9 +160,18 @@ class ModelBundle:
         for name in (WEIGHTS_FILE, CONFIG_FILE):
             if not (folder / name).is_file():
                 raise FileNotFoundError(f"model folder {folder} has no {name}")
-        config, info = read_config(folder)
+        config, info, members = _read_meta(folder)
+        for k in range(1, members + 1):
+            if not (folder / member_file(k)).is_file():
+                raise ModelFolderError(
+                    f"model folder {folder} has no {member_file(k)} ({CONFIG_FILE} counts "
+                    f"{members} further ensemble members)"
+                )
         tokenizer = _load_tokenizer(folder)
-        return cls(load_gpt(folder, config, device), tokenizer, info)
+        first, *rest = (
+            load_gpt(folder, config, device, member_file(k)) for k in range(members + 1)
+        )
+        return cls(first, tokenizer, info, rest)
 
     def generate_text(self, prompt: str, max_new_tokens: int = 200, **sampling: Any) -> str:
         """Sample a continuation of ``prompt`` (see :func:`kedro_gpt.model.generate.generate`)."""

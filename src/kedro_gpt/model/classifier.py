@@ -12,10 +12,15 @@ the checkpoint, stays the classification loss.
 
 Discriminative fine-tuning (ULMFiT): with ``layer_lr_decay`` below 1, :meth:`param_groups` gives
 the head the full learning rate and each layer below a ``layer_lr_decay`` times smaller one.
+
+:class:`ClassifierEnsemble` averages the label probabilities of several such classifiers (each its
+own fine-tuned backbone and head); :func:`classifier_from_state` rebuilds one or the other from the
+head state a model bundle stores.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import torch
@@ -151,3 +156,53 @@ class GPTClassifier(nn.Module):
             model.head.weight.copy_(weight)
             model.head.bias.copy_(torch.tensor(state["bias"], dtype=torch.float32))
         return model
+
+
+class ClassifierEnsemble(nn.Module):
+    """Classifiers with the same labels and inputs whose label probabilities are averaged.
+
+    ``forward`` returns the log of the mean probabilities, so ``argmax`` and ``softmax`` read as
+    they do for one :class:`GPTClassifier`; the loss is the ensemble's negative log-likelihood.
+    """
+
+    def __init__(self, members: Sequence[GPTClassifier]):
+        super().__init__()
+        if not members:
+            raise ValueError("an ensemble needs at least one classifier")
+        pads = {m.pad_id for m in members}
+        if len(pads) > 1:
+            raise ValueError(f"the members' pad ids differ: {sorted(pads)}")
+        self.members = nn.ModuleList(members)
+        self.pad_id = members[0].pad_id
+
+    def forward(self, idx: Tensor, targets: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
+        probs = torch.stack([m(idx)[0].softmax(dim=-1) for m in self.members]).mean(dim=0)
+        log_probs = probs.clamp_min(torch.finfo(probs.dtype).tiny).log()
+        if targets is None:
+            return log_probs, None
+        labels = torch.where(targets != IGNORE_INDEX, targets, -1).amax(dim=1)
+        return log_probs, F.nll_loss(log_probs, labels, ignore_index=-1)
+
+    @torch.no_grad()
+    def predict(self, idx: Tensor) -> Tensor:
+        """Label indices ``[B]``: the label with the highest mean probability."""
+        was = self.training
+        self.eval()
+        try:
+            return self(idx)[0].argmax(dim=-1)
+        finally:
+            self.train(was)
+
+
+def classifier_from_state(
+    backbones: Sequence[GPT], state: dict[str, Any]
+) -> GPTClassifier | ClassifierEnsemble:
+    """The classifier a bundle's head state describes: one head on ``backbones[0]``, or, when
+    the state lists further ``ensemble`` heads, an ensemble with one backbone per head."""
+    heads = [state, *state.get("ensemble", [])]
+    if len(heads) != len(backbones):
+        raise ValueError(
+            f"the classifier has {len(heads)} heads but the model holds {len(backbones)} backbones"
+        )
+    members = [GPTClassifier.from_head_state(b, h) for b, h in zip(backbones, heads, strict=True)]
+    return members[0] if len(members) == 1 else ClassifierEnsemble(members)

@@ -19,7 +19,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from kedro_gpt.finetune.batches import classification_row, classifier_ids, collate
 from kedro_gpt.model.bundle import ModelBundle
-from kedro_gpt.model.classifier import GPTClassifier
+from kedro_gpt.model.classifier import classifier_from_state
 from kedro_gpt.serving.drift import DriftMonitor
 from kedro_gpt.serving.engine import GenerationEngine
 from kedro_gpt.serving.errors import APIError
@@ -71,7 +71,7 @@ class Served:
         self.max_prompt_tokens = settings.max_prompt_tokens or bundle.config.block_size
         self.created = int(time.time())
         head = bundle.info.get("classifier")  # saved by the fine-tuning stage's classification task
-        self.classifier = GPTClassifier.from_head_state(bundle.model, head).eval() if head else None
+        self.classifier = classifier_from_state(bundle.backbones, head).eval() if head else None
         self.labels: list[str] = list(head["labels"]) if head else []
 
     def acquire(self) -> None:
@@ -97,7 +97,8 @@ class Served:
         threading.Thread(target=self.engine.stop, name="kedro-gpt-retire", daemon=True).start()
 
     def classify(self, texts: list[str]) -> list[dict[str, Any]]:
-        """Label and per-label probabilities of each text (its first ``block_size`` tokens)."""
+        """Label and per-label probabilities of each text (its first ``block_size`` tokens; an
+        ensemble's mean probabilities)."""
         assert self.classifier is not None
         block = self.bundle.config.block_size
         head = self.bundle.info["classifier"]
@@ -105,6 +106,7 @@ class Served:
         rows = [classification_row(classifier_ids(sp, t, head), 0, block) for t in texts]
         x, _ = collate([r for r in rows if r is not None], self.classifier.pad_id)
         with torch.inference_mode():
+            x = x.to(self.bundle.model.pos_ids.device)
             probs = torch.softmax(self.classifier(x)[0], dim=-1).tolist()
         return [
             {
