@@ -54,7 +54,7 @@ TINY = {  # merged into the project's copy of conf/english
     "parameters_finetuning": {
         "finetuning": {
             "training": {**TRAINING, "max_steps": 6, "max_minutes": 2},
-            "classification": {"max_examples": 300, "head_warmup_steps": 2},
+            "classification": {"max_examples": 300, "head_warmup_steps": 2, "ensemble": 2},
         }
     },
 }
@@ -136,6 +136,11 @@ def test_the_classifier_reports_every_baseline_on_the_fixed_test_split(project):
     assert report["examples"]["test"] == 1067  # 10 % of all 10,662 sentences, whatever max_examples
     assert "scratch_baseline" in report
     assert [p["name"] for p in report["adaptation"]["phases"]] == ["head", "all"]
+    # an ensemble of two: each member on its own split, both backbones in the saved model
+    assert [m["seed"] for m in report["members"]] == [1337, 1338]
+    assert len(report["scratch_baseline"]["members"]) == 2
+    finetuned = ModelBundle.load(_latest(project, "data/english/06_models/adapt/finetuned_model"))
+    assert len(finetuned.backbones) == len(finetuned.info["classifier"]["ensemble"]) + 1 == 2
 
 
 def test_each_runs_lineage_names_the_model_it_started_from(project):
