@@ -129,15 +129,9 @@ class GPTClassifier(nn.Module):
         """The backbone blocks' 2-D weights (Muon's share with ``optimizer: muon``)."""
         return self.backbone.hidden_matrix_params()
 
-    @torch.no_grad()
     def predict(self, idx: Tensor) -> Tensor:
         """Label indices ``[B]``."""
-        was = self.training
-        self.eval()
-        try:
-            return self(idx)[0].argmax(dim=-1)
-        finally:
-            self.train(was)
+        return _predict(self, idx)
 
     def head_state(self) -> dict[str, Any]:
         """The head as JSON-able lists (stored in a ModelBundle's ``info``)."""
@@ -183,15 +177,20 @@ class ClassifierEnsemble(nn.Module):
         labels = torch.where(targets != IGNORE_INDEX, targets, -1).amax(dim=1)
         return log_probs, F.nll_loss(log_probs, labels, ignore_index=-1)
 
-    @torch.no_grad()
     def predict(self, idx: Tensor) -> Tensor:
         """Label indices ``[B]``: the label with the highest mean probability."""
-        was = self.training
-        self.eval()
-        try:
-            return self(idx)[0].argmax(dim=-1)
-        finally:
-            self.train(was)
+        return _predict(self, idx)
+
+
+@torch.no_grad()
+def _predict(model: nn.Module, idx: Tensor) -> Tensor:
+    """The argmax of ``model``'s logits, in eval mode (the mode it was in restored after)."""
+    was = model.training
+    model.eval()
+    try:
+        return model(idx)[0].argmax(dim=-1)
+    finally:
+        model.train(was)
 
 
 def classifier_from_state(
