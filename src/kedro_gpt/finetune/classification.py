@@ -422,31 +422,16 @@ def run_classification(
     ]
     first, several = members[0], len(members) > 1
     data = first.data  # the test split is every member's
-    model = ensemble_of([m.fitted.model for m in members])
+    models = [m.fitted.model for m in members]
     result = _combined([m.fitted.result for m in members])
     table = [_member_row(m, config) for m in members]
     finetuned = (
-        score_classifier(model, data.test, data.labels, batch) if several else first.fitted.test
+        score_classifier(ensemble_of(models), data.test, data.labels, batch)
+        if several
+        else first.fitted.test
     )
     reference = baselines(data, params.classic_baselines, whole_pool=several)
-    metrics = {
-        "accuracy": finetuned["accuracy"],
-        "macro_f1": finetuned["macro_f1"],
-        # each member on its own validation split; the mean when there are several
-        "val_accuracy": float(np.mean([row["val_accuracy"] for row in table])),
-        "val_loss": float(np.mean([row["val_loss"] for row in table])),
-    }
-    if several:
-        metrics["members_mean_accuracy"] = float(np.mean([r["test_accuracy"] for r in table]))
-    if first.task_text:
-        metrics.update(
-            task_text_val_loss_before=first.task_text["val_loss_before"],
-            task_text_val_loss=first.task_text["val_loss_after"],
-        )
-    for name, scores in reference.items():
-        metrics.update(
-            {f"{name}_accuracy": scores["accuracy"], f"{name}_macro_f1": scores["macro_f1"]}
-        )
+    metrics = _metrics(finetuned, table, first.task_text, reference)
     report: dict[str, Any] = {
         "task": "classification",
         "labels": data.labels,
@@ -469,21 +454,13 @@ def run_classification(
         metrics.update(scratch_accuracy=scratch["accuracy"], scratch_macro_f1=scratch["macro_f1"])
         report["scratch_baseline"] = scratch
     report["metrics"] = metrics
-    models = [m.fitted.model for m in members]
-    classifier = {
-        "labels": data.labels,
-        **models[0].head_state(),
-        "detokenize": params.detokenize,
-        "start_token": params.start_token,
-        **({"ensemble": [m.head_state() for m in models[1:]]} if several else {}),
-    }
     info = finetuned_info(
         bundle,
         config,
         result,
         metrics=metrics,
         adaptation=first.fitted.info,
-        classifier=classifier,
+        classifier=_head_info(models, data.labels, params),
     )
     title = f"fine-tuned: accuracy {finetuned['accuracy']:.3f}"
     backbones = [m.backbone.cpu() for m in models]
@@ -494,6 +471,48 @@ def run_classification(
         figure=confusion_figure(finetuned["confusion_matrix"], data.labels, title),
         history=result.to_dict(),
     )
+
+
+def _metrics(
+    finetuned: dict[str, Any],
+    table: list[dict[str, Any]],
+    task_text: dict[str, Any] | None,
+    reference: dict[str, dict[str, Any]],
+) -> dict[str, float]:
+    """The run's MLflow metrics: test scores, the members' validation means (one member: its
+    own), the members' mean test accuracy when several, the task-text stage, the baselines."""
+    metrics = {
+        "accuracy": finetuned["accuracy"],
+        "macro_f1": finetuned["macro_f1"],
+        "val_accuracy": float(np.mean([row["val_accuracy"] for row in table])),
+        "val_loss": float(np.mean([row["val_loss"] for row in table])),
+    }
+    if len(table) > 1:
+        metrics["members_mean_accuracy"] = float(np.mean([r["test_accuracy"] for r in table]))
+    if task_text:
+        metrics.update(
+            task_text_val_loss_before=task_text["val_loss_before"],
+            task_text_val_loss=task_text["val_loss_after"],
+        )
+    for name, scores in reference.items():
+        metrics.update(
+            {f"{name}_accuracy": scores["accuracy"], f"{name}_macro_f1": scores["macro_f1"]}
+        )
+    return metrics
+
+
+def _head_info(
+    models: Sequence[GPTClassifier], labels: list[str], params: ClassificationParams
+) -> dict[str, Any]:
+    """What the saved model's ``info.classifier`` holds: the labels, the first head, how texts
+    are read, and the further members' heads under ``ensemble``."""
+    return {
+        "labels": labels,
+        **models[0].head_state(),
+        "detokenize": params.detokenize,
+        "start_token": params.start_token,
+        **({"ensemble": [m.head_state() for m in models[1:]]} if len(models) > 1 else {}),
+    }
 
 
 def _member_row(member: Member, config: FinetuningConfig) -> dict[str, Any]:
