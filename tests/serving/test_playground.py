@@ -62,6 +62,7 @@ def test_chat_stream_rate_edit_and_find_the_row(browser, slow_bundle, tmp_path):
         page.fill("#api_key", KEY)
         page.fill("#max_tokens", "40")
         page.fill("#temperature", "0.7")
+        page.fill("#seed", "7")  # sampled, yet the same answer on every run
         page.fill("#prompt", "Who wrote Hamlet?")
         # count how many times the answer grows: streamed tokens arrive one by one
         page.evaluate(
@@ -104,11 +105,28 @@ def test_chat_stream_rate_edit_and_find_the_row(browser, slow_bundle, tmp_path):
         assert row["edited_answer"] == "William Shakespeare wrote Hamlet."
         assert row["comment"] == "close, but not quite"
         assert (row["model_name"], row["model_version"]) == ("kedro-gpt", "4")
-        assert json.loads(row["sampling"]) == {"temperature": 0.7, "top_p": 0.95, "max_tokens": 40}
+        assert json.loads(row["sampling"]) == {
+            "temperature": 0.7,
+            "top_p": 0.95,
+            "max_tokens": 40,
+            "seed": 7,
+        }
 
         assert all(KEY not in u for u, _ in requests) and KEY not in page.url
         api_calls = [auth for u, auth in requests if "/v1/" in u]
         assert api_calls and all(auth == f"Bearer {KEY}" for auth in api_calls)
+
+        # the same seed in a new conversation gives the same answer; a blank seed samples afresh
+        for seed, same in (("7", True), ("", False)):
+            page.click("#clear")
+            page.fill("#seed", seed)
+            page.fill("#prompt", "Who wrote Hamlet?")
+            page.click("#send")
+            page.wait_for_function(
+                "document.getElementById('state').textContent.startsWith('finished')",
+                timeout=60_000,
+            )
+            assert (page.text_content(".assistant .text") == answer) is same
 
 
 def test_completion_mode_and_the_stop_button(browser, slow_bundle, tmp_path):

@@ -13,12 +13,16 @@ function headers() {
   return h;
 }
 
+// The request's sampling settings; a blank seed samples afresh each time, a number repeats the answer.
 function sampling() {
-  return {
+  const settings = {
     temperature: Number($("temperature").value),
     top_p: Number($("top_p").value),
     max_tokens: Math.round(Number($("max_tokens").value)),
   };
+  const seed = $("seed").value.trim();
+  if (seed !== "") settings.seed = Math.round(Number(seed));
+  return settings;
 }
 
 async function errorText(response) {
