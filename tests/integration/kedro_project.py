@@ -48,6 +48,8 @@ def kedro_run(
         "KEDRO_DISABLE_TELEMETRY": "true",
         "DO_NOT_TRACK": "1",
         "PYTHONUNBUFFERED": "1",
+        # a tiny run can end within MLflow's 5 s: sample every second so system/* gets a value
+        "MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL": "1",
     }
     proc = subprocess.run(
         [str(KEDRO), "run", *args],

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import mlflow
 import mlflow.system_metrics
+from mlflow.environment_variables import MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL
 
 MAX_TAG = 5000
 
@@ -73,7 +74,9 @@ def project_tracking_uri(uri: str | None, project_path: Path | str) -> str | Non
 
 def enable_system_metrics(sampling_interval_s: float = 5.0) -> None:
     """Log CPU, memory, disk, network (psutil) and GPU (where present) as ``system/*`` metrics
-    of every MLflow run started from now on."""
-    mlflow.system_metrics.set_system_metrics_sampling_interval(sampling_interval_s)
+    of every MLflow run started from now on, every ``sampling_interval_s`` seconds unless
+    MLflow's own ``MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL`` says otherwise."""
+    if MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL.get() is None:
+        mlflow.system_metrics.set_system_metrics_sampling_interval(sampling_interval_s)
     mlflow.system_metrics.set_system_metrics_samples_before_logging(1)
     mlflow.enable_system_metrics_logging()
