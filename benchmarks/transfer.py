@@ -140,6 +140,7 @@ TECHNIQUES: dict[str, dict[str, Any]] = {
         "gradual_unfreezing": "true",
     },
     "mean pooling + detokenized text": {"pooling": "mean", "detokenize": "true"},
+    "concat pooling + detokenized text": {"pooling": "concat", "detokenize": "true"},
     "mean pooling + auxiliary LM loss (0.5)": {
         "pooling": "mean",
         "detokenize": "false",

@@ -109,3 +109,31 @@ def test_the_auxiliary_lm_loss_adds_the_texts_next_token_loss_in_training_only()
     assert loss.item() == pytest.approx(clf_loss.item() + 0.5 * by_hand.item(), rel=1e-5)
     aux.eval()  # validation, which picks the checkpoint, sees the classification loss alone
     assert aux(idx, targets)[1].item() == pytest.approx(clf_loss.item(), rel=1e-6)
+
+
+@pytest.mark.parametrize("pooling", ["last", "mean", "concat"])
+def test_pooling_reads_only_real_tokens_and_the_head_round_trips(pooling):
+    torch.manual_seed(0)
+    backbone = GPT(GPTConfig(**{**TINY, "n_layer": 2})).eval()
+    model = GPTClassifier(backbone, 3, pad_id=0, pooling=pooling).eval()
+    idx = torch.tensor([[5, 6, 7, 0, 0], [8, 9, 10, 11, 12]])
+    hidden = backbone.hidden_states(idx)
+    first = hidden[0, :3]  # the padded row's real tokens only
+    by_hand = {
+        "last": first[-1],
+        "mean": first.mean(0),
+        "concat": torch.cat([first[-1], first.mean(0), first.amax(0)]),
+    }[pooling]
+    pooled = model.pooled(idx)
+    assert pooled.shape == (2, len(by_hand)) == (2, model.head.in_features)
+    torch.testing.assert_close(pooled[0], by_hand)
+    # the padded row alone, unpadded, pools to the same vector
+    torch.testing.assert_close(model.pooled(idx[:1, :3])[0], by_hand)
+
+    rebuilt = GPTClassifier.from_head_state(backbone, model.head_state())
+    torch.testing.assert_close(rebuilt(idx)[0], model(idx)[0])
+
+
+def test_an_unknown_pooling_is_refused():
+    with pytest.raises(ValueError, match="pooling must be one of"):
+        GPTClassifier(GPT(GPTConfig(**TINY)), 2, pad_id=0, pooling="max")  # type: ignore[arg-type]

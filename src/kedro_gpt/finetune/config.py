@@ -131,7 +131,7 @@ class ClassificationParams(StrictModel):
     classic_baselines: bool = Field(
         True, description="TF-IDF + logistic regression and NB-weighted logistic regression"
     )
-    pooling: Literal["last", "mean"] = "last"
+    pooling: Literal["last", "mean", "concat"] = "last"
     detokenize: bool = Field(
         False,
         description="rejoin Penn-Treebank-style tokens (sacremoses: 'fun , wasabi .' -> 'fun, "

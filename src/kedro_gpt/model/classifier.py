@@ -3,7 +3,8 @@
 Batches follow the training loop's ``(x, y)`` shape: ``x`` ``[B, T]`` token ids right-padded with
 ``pad_id``, ``y`` ``[B, T]`` all ``-100`` except one position per row that holds the label index.
 Pooling is the hidden state of the last non-pad token (``last``; causal attention means it has
-seen the whole text) or the mean over non-pad tokens (``mean``).
+seen the whole text), the mean over non-pad tokens (``mean``), or ULMFiT's concat pooling
+(``concat``: last, mean and element-wise max side by side, a ``3 × n_embd`` head input).
 
 With ``lm_loss_weight`` above 0 the training loss adds that times the language-modelling loss of
 the same texts (GPT-1's auxiliary objective, Radford et al. 2018): the backbone keeps modelling
@@ -29,11 +30,12 @@ from torch import Tensor, nn
 
 from kedro_gpt.model.gpt import GPT, IGNORE_INDEX
 
-Pooling = Literal["last", "mean"]
+Pooling = Literal["last", "mean", "concat"]
+POOLED_WIDTH = {"last": 1, "mean": 1, "concat": 3}  # head inputs per n_embd
 
 
 class GPTClassifier(nn.Module):
-    """``backbone`` (a :class:`GPT`) + ``head`` (``n_embd → num_labels``).
+    """``backbone`` (a :class:`GPT`) + ``head`` (pooled width ``→ num_labels``).
 
     ``layer_lr_decay`` (an attribute the caller may set before training) is what
     :meth:`param_groups` uses when not given one; ULMFiT's value is ``1 / 2.6``.
@@ -54,7 +56,9 @@ class GPTClassifier(nn.Module):
         self.layer_lr_decay = layer_lr_decay
         self.backbone = backbone
         self.config = backbone.config
-        self.head = nn.Linear(backbone.config.n_embd, num_labels)
+        if pooling not in POOLED_WIDTH:
+            raise ValueError(f"pooling must be one of {sorted(POOLED_WIDTH)}, got {pooling!r}")
+        self.head = nn.Linear(POOLED_WIDTH[pooling] * backbone.config.n_embd, num_labels)
         nn.init.normal_(self.head.weight, std=0.02)
         nn.init.zeros_(self.head.bias)
         self.pad_id = pad_id
@@ -62,15 +66,21 @@ class GPTClassifier(nn.Module):
         self.lm_loss_weight = lm_loss_weight
 
     def pooled(self, idx: Tensor, hidden: Tensor | None = None) -> Tensor:
-        """One vector per row ``[B, n_embd]`` (of ``hidden``, the backbone's states, if given)."""
+        """One vector per row ``[B, width × n_embd]`` (of ``hidden``, the backbone's states, if
+        given)."""
         hidden = self.backbone.hidden_states(idx) if hidden is None else hidden
         real = idx != self.pad_id
+        weights = real.unsqueeze(-1).to(hidden.dtype)
+        mean = (hidden * weights).sum(1) / weights.sum(1).clamp_min(1.0)
         if self.pooling == "mean":
-            weights = real.unsqueeze(-1).to(hidden.dtype)
-            return (hidden * weights).sum(1) / weights.sum(1).clamp_min(1.0)
+            return mean
         positions = torch.arange(idx.shape[1], device=idx.device)
-        last = torch.where(real, positions, 0).amax(dim=1)
-        return hidden[torch.arange(idx.shape[0], device=idx.device), last]
+        last_pos = torch.where(real, positions, 0).amax(dim=1)
+        last = hidden[torch.arange(idx.shape[0], device=idx.device), last_pos]
+        if self.pooling == "last":
+            return last
+        peak = hidden.masked_fill(~real.unsqueeze(-1), torch.finfo(hidden.dtype).min).amax(1)
+        return torch.cat([last, mean, peak], dim=-1)
 
     def forward(self, idx: Tensor, targets: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
         """Logits ``[B, num_labels]`` and, given targets, the mean cross-entropy (plus the
