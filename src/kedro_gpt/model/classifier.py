@@ -31,7 +31,25 @@ from torch import Tensor, nn
 from kedro_gpt.model.gpt import GPT, IGNORE_INDEX
 
 Pooling = Literal["last", "mean", "concat"]
-POOLED_WIDTH = {"last": 1, "mean": 1, "concat": 3}  # head inputs per n_embd
+
+
+def _last(hidden: Tensor, real: Tensor) -> Tensor:
+    positions = torch.arange(real.shape[1], device=real.device)
+    last = torch.where(real, positions, 0).amax(dim=1)
+    return hidden[torch.arange(real.shape[0], device=real.device), last]
+
+
+def _mean(hidden: Tensor, real: Tensor) -> Tensor:
+    weights = real.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * weights).sum(1) / weights.sum(1).clamp_min(1.0)
+
+
+def _max(hidden: Tensor, real: Tensor) -> Tensor:
+    return hidden.masked_fill(~real.unsqueeze(-1), torch.finfo(hidden.dtype).min).amax(1)
+
+
+# each pooling's parts, side by side in the head's input (n_embd each)
+POOLINGS = {"last": (_last,), "mean": (_mean,), "concat": (_last, _mean, _max)}
 
 
 class GPTClassifier(nn.Module):
@@ -56,9 +74,9 @@ class GPTClassifier(nn.Module):
         self.layer_lr_decay = layer_lr_decay
         self.backbone = backbone
         self.config = backbone.config
-        if pooling not in POOLED_WIDTH:
-            raise ValueError(f"pooling must be one of {sorted(POOLED_WIDTH)}, got {pooling!r}")
-        self.head = nn.Linear(POOLED_WIDTH[pooling] * backbone.config.n_embd, num_labels)
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {sorted(POOLINGS)}, got {pooling!r}")
+        self.head = nn.Linear(len(POOLINGS[pooling]) * backbone.config.n_embd, num_labels)
         nn.init.normal_(self.head.weight, std=0.02)
         nn.init.zeros_(self.head.bias)
         self.pad_id = pad_id
@@ -70,17 +88,8 @@ class GPTClassifier(nn.Module):
         given)."""
         hidden = self.backbone.hidden_states(idx) if hidden is None else hidden
         real = idx != self.pad_id
-        weights = real.unsqueeze(-1).to(hidden.dtype)
-        mean = (hidden * weights).sum(1) / weights.sum(1).clamp_min(1.0)
-        if self.pooling == "mean":
-            return mean
-        positions = torch.arange(idx.shape[1], device=idx.device)
-        last_pos = torch.where(real, positions, 0).amax(dim=1)
-        last = hidden[torch.arange(idx.shape[0], device=idx.device), last_pos]
-        if self.pooling == "last":
-            return last
-        peak = hidden.masked_fill(~real.unsqueeze(-1), torch.finfo(hidden.dtype).min).amax(1)
-        return torch.cat([last, mean, peak], dim=-1)
+        parts = [pool(hidden, real) for pool in POOLINGS[self.pooling]]
+        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)
 
     def forward(self, idx: Tensor, targets: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
         """Logits ``[B, num_labels]`` and, given targets, the mean cross-entropy (plus the
