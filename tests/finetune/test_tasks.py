@@ -113,6 +113,26 @@ def test_classification_reports_model_scratch_and_majority(bundle, tmp_path):
     assert predict_labels(classifier, rows, 8) == predict_labels(original, rows, 8)
 
 
+def test_an_epochs_budget_repeats_a_fine_tune_exactly(bundle, tmp_path):
+    """Under max_epochs the schedule follows the data, not the clock (max_minutes stays a cap far
+    above), so the same seed gives the same weights, step for step."""
+    examples = [(f"a wonderful moving film {i}", "positive") for i in range(16)] + [
+        (f"dull tedious mess {i}", "negative") for i in range(16)
+    ]
+    config = tiny_config(
+        tmp_path,
+        task="classification",
+        training={"max_steps": None, "max_epochs": 2, "max_minutes": 30},
+        classification={"scratch_baseline": False, "classic_baselines": False},
+    )
+    runs = [run_classification(bundle, examples, ["negative", "positive"], config) for _ in "ab"]
+    first, second = (r.bundle.model.state_dict() for r in runs)
+    assert runs[0].report["training"]["step"] == runs[1].report["training"]["step"] >= 12
+    assert runs[0].report["training"]["stopped_by"] == "max_epochs"
+    assert all(torch.equal(first[k], second[k]) for k in first)
+    assert not torch.equal(first["lm_head.weight"], bundle.model.state_dict()["lm_head.weight"])
+
+
 def test_the_test_split_is_fixed_across_seeds_and_subsets(bundle, tmp_path):
     examples = [(f"great fun {i}", "positive") for i in range(40)] + [
         (f"boring slog {i}", "negative") for i in range(40)
