@@ -114,15 +114,15 @@ def test_classification_reports_model_scratch_and_majority(bundle, tmp_path):
 
 
 def test_an_epochs_budget_repeats_a_fine_tune_exactly(bundle, tmp_path):
-    """Under max_epochs the schedule follows the data, not the clock (max_minutes stays a cap far
-    above), so the same seed gives the same weights, step for step."""
+    """Under max_epochs (and no max_minutes) the schedule follows the data, not the clock, so the
+    same seed gives the same weights, step for step."""
     examples = [(f"a wonderful moving film {i}", "positive") for i in range(16)] + [
         (f"dull tedious mess {i}", "negative") for i in range(16)
     ]
     config = tiny_config(
         tmp_path,
         task="classification",
-        training={"max_steps": None, "max_epochs": 2, "max_minutes": 30},
+        training={"max_steps": None, "max_epochs": 2, "max_minutes": None},
         classification={"scratch_baseline": False, "classic_baselines": False},
     )
     runs = [run_classification(bundle, examples, ["negative", "positive"], config) for _ in "ab"]
