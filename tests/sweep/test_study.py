@@ -112,8 +112,17 @@ def _worker(config: SweepConfig, workdir) -> subprocess.Popen:
 
 
 def _states(workdir) -> list[str]:
+    """The trials' states; none while the worker has not yet created optuna's tables."""
+    if not (workdir / "optuna.db").exists():
+        return []
     with sqlite3.connect(workdir / "optuna.db") as db:
-        return [row[0] for row in db.execute("select state from trials order by number")]
+        try:
+            rows = db.execute("select state from trials order by number").fetchall()
+        except sqlite3.OperationalError as error:  # the file is there before its schema
+            if "no such table" not in str(error):
+                raise
+            return []
+    return [row[0] for row in rows]
 
 
 def test_a_killed_sweep_resumes_where_it_stopped(workdir):
@@ -123,7 +132,7 @@ def test_a_killed_sweep_resumes_where_it_stopped(workdir):
     first = _worker(config, workdir)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        if (workdir / "optuna.db").exists() and _states(workdir).count("COMPLETE") >= 1:
+        if _states(workdir).count("COMPLETE") >= 1:
             break
         time.sleep(0.2)
     first.send_signal(signal.SIGKILL)
