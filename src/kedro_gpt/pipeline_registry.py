@@ -63,6 +63,56 @@ def adaptation() -> Pipeline:
     return pipeline(stages, namespace=ADAPT, inputs={"base_model": "gpt_model"})
 
 
+BACKWARD = "backward"  # the namespace of the backward language models (ULMFiT's second direction)
+STAGE_PARAMS = {"params:pretraining", "params:evaluation"}
+
+
+def backward() -> Pipeline:
+    """A backward language model (each text read back to front) from random weights on the
+    forward model's own token shards and tokenizer, with the ``pretraining`` parameters, then
+    scored on the same held-out split: ``backward.gpt_model``."""
+    stages = pretraining.create_pipeline(backward=True) + evaluation.create_pipeline()
+    return pipeline(
+        stages,
+        namespace=BACKWARD,
+        inputs={"train_tokens", "val_tokens", "tokenizer"},
+        parameters=STAGE_PARAMS,
+    )
+
+
+def adaptation_backward() -> Pipeline:
+    """Domain adaptation of ``backward.gpt_model`` on the text the forward adaptation encoded
+    (``adapt.train_tokens``, the same tokenizer), with the ``adapt`` parameters:
+    ``adapt.backward.gpt_model``."""
+    stages = pretraining.create_pipeline(from_model=True) + evaluation.create_pipeline()
+    ns = f"{ADAPT}.{BACKWARD}"
+    return pipeline(
+        stages,
+        namespace=ns,
+        inputs={
+            "base_model": f"{BACKWARD}.gpt_model",
+            "train_tokens": f"{ADAPT}.train_tokens",
+            "val_tokens": f"{ADAPT}.val_tokens",
+        },
+        parameters={p: p.replace("params:", f"params:{ADAPT}.") for p in STAGE_PARAMS},
+    )
+
+
+def finetune_bidirectional() -> Pipeline:
+    """``finetune_adapted`` with ULMFiT's second direction: each classifier has a twin
+    fine-tuned from ``adapt.backward.gpt_model``; the result is ``adapt.finetuned_model``."""
+    return pipeline(
+        finetuning.create_pipeline(bidirectional=True),
+        namespace=ADAPT,
+        inputs={
+            "task_files": "task_files",
+            "feedback_db": "feedback_db",
+            "backward_model": f"{ADAPT}.{BACKWARD}.gpt_model",
+        },
+        parameters={"params:finetuning": "params:finetuning"},
+    )
+
+
 def finetune_adapted() -> Pipeline:
     """Fine-tuning from the domain-adapted model, with the ``finetuning`` parameters; its model
     and reports are ``adapt.finetuned_model``, ``adapt.finetune_report``, ..."""
@@ -75,7 +125,8 @@ def finetune_adapted() -> Pipeline:
 
 
 def register_pipelines() -> dict[str, Pipeline]:
-    """Every stage, every composite, domain adaptation, and ``__default__`` (= ``pretrain``, what
+    """Every stage, every composite, domain adaptation, the backward models and the
+    bidirectional fine-tune, and ``__default__`` (= ``pretrain``, what
     ``make run`` runs)."""
     stages = {name: create() for name, create in STAGES.items()}
     pipelines: dict[str, Pipeline] = dict(stages)
@@ -83,5 +134,8 @@ def register_pipelines() -> dict[str, Pipeline]:
         pipelines[name] = sum((stages[part] for part in parts), Pipeline([]))
     pipelines[ADAPT] = adaptation()
     pipelines["finetune_adapted"] = finetune_adapted()
+    pipelines[BACKWARD] = backward()
+    pipelines["adapt_backward"] = adaptation_backward()
+    pipelines["finetune_bidirectional"] = finetune_bidirectional()
     pipelines["__default__"] = pipelines[DEFAULT]
     return pipelines

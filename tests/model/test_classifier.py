@@ -137,3 +137,22 @@ def test_pooling_reads_only_real_tokens_and_the_head_round_trips(pooling):
 def test_an_unknown_pooling_is_refused():
     with pytest.raises(ValueError, match="pooling must be one of"):
         GPTClassifier(GPT(GPTConfig(**TINY)), 2, pad_id=0, pooling="max")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("pooling", ["last", "concat"])
+def test_a_backward_backbone_reads_each_text_back_to_front(pooling):
+    torch.manual_seed(0)
+    backward = GPT(GPTConfig(**{**TINY, "n_layer": 2, "reverse": True})).eval()
+    forward = GPT(GPTConfig(**{**TINY, "n_layer": 2})).eval()
+    forward.load_state_dict(backward.state_dict())
+    back = GPTClassifier(backward, 2, pad_id=0, pooling=pooling).eval()
+    ahead = GPTClassifier(forward, 2, pad_id=0, pooling=pooling).eval()
+    ahead.head.load_state_dict(back.head.state_dict())
+    idx = torch.tensor([[5, 6, 7, 0, 0], [8, 9, 10, 11, 12]])
+    flipped = torch.tensor([[7, 6, 5, 0, 0], [12, 11, 10, 9, 8]])
+    # the backward classifier of a text is the forward one of the text reversed, padding kept
+    torch.testing.assert_close(back(idx)[0], ahead(flipped)[0])
+    torch.testing.assert_close(back.pooled(idx), ahead.pooled(flipped))
+    assert not torch.allclose(back(idx)[0], ahead(idx)[0])
+    # the padded row scores as it does unpadded
+    torch.testing.assert_close(back(idx[:1, :3])[0], back(idx)[0][:1])

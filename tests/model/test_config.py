@@ -23,6 +23,7 @@ def test_defaults_are_the_gpt2_layout() -> None:
         ("zero_init_proj", True),
         ("logit_softcap", 30.0),
         ("value_embeddings", True),
+        ("reverse", True),
     ],
 )
 def test_any_switch_leaves_the_gpt2_layout(switch: str, value: object) -> None:
@@ -95,3 +96,12 @@ def test_value_embedding_tables_feed_the_first_and_last_layers(n_layer, tables, 
     assert config.value_embed_tables == tables
     assert [config.value_embed_layer_table(i) for i in range(n_layer)] == fed
     assert GPTConfig(n_layer=n_layer).value_embed_tables == 0
+
+
+def test_a_saved_config_from_before_reverse_loads_as_forward() -> None:
+    saved = GPTConfig().to_dict()
+    del saved["reverse"]
+    assert GPTConfig.from_dict(saved, require_all=True).reverse is False
+    del saved["n_layer"]
+    with pytest.raises(ValueError, match="missing GPTConfig key.*'n_layer'"):
+        GPTConfig.from_dict(saved, require_all=True)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from kedro_gpt.training.data import BatchSource, RandomWindows, sequential_blocks
+from kedro_gpt.training.data import BatchSource, RandomWindows, reading_order, sequential_blocks
 
 
 def test_windows_are_shifted_slices_of_a_shard(splits):
@@ -95,3 +95,16 @@ def test_state_carries_over_to_another_split_of_the_same_global_batch(splits):
     single.next_batch()  # mid-step: not a resumable position
     with pytest.raises(ValueError, match="middle of an optimizer step"):
         rank1.load_state_dict(single.state_dict())
+
+
+def test_a_backward_model_reads_every_shard_back_to_front():
+    shards = [np.arange(10, dtype=np.uint16), np.arange(100, 107, dtype=np.uint16)]
+    backward = reading_order(shards, reverse=True)
+    assert [list(s) for s in backward] == [list(range(9, -1, -1)), list(range(106, 99, -1))]
+    assert [list(s) for s in reading_order(shards, reverse=False)] == [list(s) for s in shards]
+    # each window's targets are the token before its input in the text
+    x, y = RandomWindows(backward, 4, 8, seed=3).next_batch()
+    assert torch.equal(y, x - 1)
+    # every token but each shard's last scored once, in reverse order
+    scored = [t for _, y in sequential_blocks(backward, 4, 2) for t in y.flatten().tolist()]
+    assert sorted(t for t in scored if t != -100) == [*range(9), *range(100, 106)]

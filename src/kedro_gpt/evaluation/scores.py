@@ -14,6 +14,7 @@ from kedro_gpt.finetune.conversations import conversation_rows, generation_repor
 from kedro_gpt.model.bundle import ModelBundle
 from kedro_gpt.tokenizer.chat import Message
 from kedro_gpt.tokenizer.special_tokens import PAD, special_token_id
+from kedro_gpt.training.data import reading_order
 from kedro_gpt.training.device import resolve_precision
 from kedro_gpt.training.distributed import DistContext
 from kedro_gpt.training.evaluate import ShardEvaluator
@@ -24,7 +25,9 @@ def text_scores(bundle: ModelBundle, text: str, batch_size: int, device: str = "
     ids = np.asarray(bundle.tokenizer.encode(text), dtype=np.int64)
     meta = {"text_chars": len(text), "text_bytes": len(text.encode())}
     block = bundle.config.block_size
-    evaluator = ShardEvaluator([ids], meta, block, batch_size, 1, seed=0)
+    evaluator = ShardEvaluator(
+        reading_order([ids], bundle.config.reverse), meta, block, batch_size, 1, seed=0
+    )
     precision = resolve_precision(device, "auto")
     model = bundle.model.to(precision.device)
     out = evaluator.evaluate(model, precision, DistContext(), full=True)

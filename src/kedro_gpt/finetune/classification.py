@@ -40,6 +40,7 @@ from kedro_gpt.model.bundle import ModelBundle
 from kedro_gpt.model.classifier import ClassifierEnsemble, GPTClassifier, classifier_from_state
 from kedro_gpt.model.gpt import GPT
 from kedro_gpt.text.detokenize import detokenized
+from kedro_gpt.tokenizer.files import tokenizer_sha256
 from kedro_gpt.tokenizer.special_tokens import PAD, special_token_id
 from kedro_gpt.training.callbacks import TrainCallback
 from kedro_gpt.training.result import TrainResult
@@ -372,14 +373,31 @@ class Member:
     scratch: tuple[Classifier, dict[str, Any]] | None
 
 
-def member_config(config: FinetuningConfig, m: int) -> FinetuningConfig:
+def member_config(config: FinetuningConfig, m: int, backward: bool = False) -> FinetuningConfig:
     """Member ``m``'s config: seed ``seed + m * restarts`` (its split, and its restarts' seeds
-    after it) and its own checkpoint folder when there are several members."""
+    after it) and its own checkpoint folder when there are several members. A backward member
+    (the twin of forward member ``m``, same seed and split) works under ``backward/``."""
+    root = Path(config.checkpoint_dir) / "backward" if backward else Path(config.checkpoint_dir)
     if config.classification.ensemble == 1:
-        return config
+        return config.model_copy(update={"checkpoint_dir": str(root)}) if backward else config
     seed = config.seed + m * config.classification.restarts
-    folder = str(Path(config.checkpoint_dir) / f"member{m}")
+    folder = str(root / f"member{m}")
     return config.model_copy(update={"seed": seed, "checkpoint_dir": folder})
+
+
+def check_backward(bundle: ModelBundle, backward: ModelBundle) -> None:
+    """A second direction must read backwards, and with the forward model's tokenizer (one
+    tokenizer serves the joined classifier)."""
+    if bundle.config.reverse or not backward.config.reverse:
+        raise ValueError(
+            "a bidirectional fine-tune takes a forward model and a backward one (reverse: true); "
+            f"got reverse={bundle.config.reverse} and reverse={backward.config.reverse}"
+        )
+    if tokenizer_sha256(bundle.tokenizer) != tokenizer_sha256(backward.tokenizer):
+        raise ValueError(
+            "the backward model was trained with another tokenizer than the forward model's; "
+            "train it on the forward model's token shards (kedro run --pipelines=backward)"
+        )
 
 
 def fit_member(
@@ -412,12 +430,20 @@ def run_classification(
     labels: Sequence[str],
     config: FinetuningConfig,
     callbacks: Sequence[TrainCallback] = (),
+    backward: ModelBundle | None = None,
 ) -> TaskResult:
     """A classification head on the backbone (or ``ensemble`` of them), scored on the test
-    split beside the baselines."""
+    split beside the baselines. With ``backward`` (a backward language model on the same
+    tokenizer: ULMFiT's bidirectional classifier), each member has a backward twin fitted on
+    the same split, and the ensemble averages both directions."""
     params, batch = config.classification, config.training.batch_size
+    bases = [(bundle, False)]
+    if backward is not None:
+        check_backward(bundle, backward)
+        bases.append((backward, True))
     members = [
-        fit_member(bundle, examples, labels, member_config(config, m), callbacks)
+        fit_member(base, examples, labels, member_config(config, m, reverse), callbacks)
+        for base, reverse in bases
         for m in range(params.ensemble)
     ]
     first, several = members[0], len(members) > 1
@@ -449,9 +475,18 @@ def run_classification(
         "baselines": reference,
         "training": {k: v for k, v in result.to_dict().items() if k not in {"history", "evals"}},
     }
+    if backward is not None:
+        report["directions"] = _by_direction(models, data, batch)
+        metrics.update({f"{d}_accuracy": r["accuracy"] for d, r in report["directions"].items()})
     if params.scratch_baseline:
         scratch = _scratch_report(members, data, batch)
         metrics.update(scratch_accuracy=scratch["accuracy"], scratch_macro_f1=scratch["macro_f1"])
+        if backward is not None:
+            twins = [m.scratch[0] for m in members if m.scratch is not None]
+            scratch["directions"] = _by_direction(twins, data, batch)
+            metrics.update(
+                {f"scratch_{d}_accuracy": r["accuracy"] for d, r in scratch["directions"].items()}
+            )
         report["scratch_baseline"] = scratch
     report["metrics"] = metrics
     info = finetuned_info(
@@ -515,12 +550,29 @@ def _head_info(
     }
 
 
+def _by_direction(
+    models: Sequence[Classifier], data: ClassificationData, batch: int
+) -> dict[str, dict[str, Any]]:
+    """The test scores of the forward members' ensemble and of the backward members'."""
+    out = {}
+    for name, reverse in (("forward", False), ("backward", True)):
+        chosen = [m for m in models if _reads_backwards(m) == reverse]
+        out[name] = score_classifier(ensemble_of(chosen), data.test, data.labels, batch)
+    return out
+
+
+def _reads_backwards(model: Classifier) -> bool:
+    first = model.members[0] if isinstance(model, ClassifierEnsemble) else model
+    return first.config.reverse
+
+
 def _member_row(member: Member, config: FinetuningConfig) -> dict[str, Any]:
     """A member's seed, scores (validation on its own split) and steps."""
     fitted, data = member.fitted, member.data
     evaluator = RowsEvaluator(data.val.rows, config.training.batch_size, data.pad_id)
     return {
         "seed": fitted.restarts[0]["seed"],
+        **({"direction": "backward"} if fitted.model.config.reverse else {}),
         "val_accuracy": fitted.val["accuracy"],
         "val_loss": eval_loss(fitted.model, evaluator, config),
         "test_accuracy": fitted.test["accuracy"],

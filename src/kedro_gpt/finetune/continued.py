@@ -12,7 +12,7 @@ from kedro_gpt.finetune.fit import TaskResult, finetuned_info, fit_language_mode
 from kedro_gpt.model.bundle import ModelBundle
 from kedro_gpt.tokenizer.special_tokens import eos_id
 from kedro_gpt.training.callbacks import TrainCallback
-from kedro_gpt.training.data import RandomWindows
+from kedro_gpt.training.data import RandomWindows, reading_order
 from kedro_gpt.training.device import resolve_precision
 from kedro_gpt.training.distributed import DistContext
 from kedro_gpt.training.evaluate import ShardEvaluator
@@ -37,12 +37,22 @@ def run_continued_pretraining(
         nbytes += len(text[cut:].encode())
     meta = {"text_chars": chars, "text_bytes": nbytes}
     batch = config.training.batch_size
+    reverse = bundle.config.reverse
     evaluator = ShardEvaluator(
-        val_shards, meta, block, batch, config.training.eval_batches, config.seed
+        reading_order(val_shards, reverse),
+        meta,
+        block,
+        batch,
+        config.training.eval_batches,
+        config.seed,
     )
     model = copy.deepcopy(bundle.model)
     batches = RandomWindows(
-        train_shards, block, batch, seed=config.seed, name="continued pretraining"
+        reading_order(train_shards, reverse),
+        block,
+        batch,
+        seed=config.seed,
+        name="continued pretraining",
     )
     model, result, adapt, base_loss = fit_language_model(
         model, batches, evaluator, config, callbacks

@@ -32,10 +32,21 @@ def run_task(
     config: FinetuningConfig,
     callbacks: Sequence[TrainCallback] = (),
     feedback: pd.DataFrame | None = None,
+    backward: ModelBundle | None = None,
 ) -> TaskResult:
     """Fine-tune ``bundle`` on ``config.task``; ``files`` maps task file names (relative to the
     task folder) to their text or to a loader returning it. ``feedback`` (the feedback table's
-    snapshot) adds examples to chat, and is all that mode ``dpo`` learns from."""
+    snapshot) adds examples to chat, and is all that mode ``dpo`` learns from. ``backward``, a
+    backward model on the same tokenizer, adds a backward twin to each classifier."""
+    reads_backwards = bundle.config.reverse or backward is not None
+    if reads_backwards and (
+        config.task != "classification" or config.classification.task_text_epochs
+    ):
+        raise ValueError(
+            f"parameters 'finetuning' -> task {config.task!r}: a backward model (reverse: true) "
+            "fine-tunes only for classification, without task_text_epochs; start from a "
+            "forward model alone"
+        )
     stats = LoadStats()
     learned = feedback_examples(feedback if feedback is not None else pd.DataFrame())
     if config.task == "chat" and config.mode == "dpo":
@@ -69,7 +80,7 @@ def run_task(
             examples += labelled_records(
                 name, resolve(files, name), p.text_column, p.label_column, labels, stats
             )
-        result = run_classification(bundle, examples, labels, config, callbacks)
+        result = run_classification(bundle, examples, labels, config, callbacks, backward)
     elif config.task == "text2text":
         p = config.text2text
         train = text_pairs(

@@ -11,6 +11,7 @@ as ``member1.safetensors``, ``member2.safetensors``, ... (``config.json``'s ``me
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from dataclasses import dataclass, field
@@ -85,8 +86,10 @@ def read_config(folder: str | Path) -> tuple[GPTConfig, dict[str, Any]]:
     return config, info
 
 
-def _read_meta(folder: str | Path) -> tuple[GPTConfig, dict[str, Any], int]:
-    """:func:`read_config`'s config and info, and the count of further ensemble members."""
+def _read_meta(folder: str | Path) -> tuple[GPTConfig, dict[str, Any], list[GPTConfig]]:
+    """:func:`read_config`'s config and info, and each backbone's config (the first model's, then
+    an ensemble's further members'; they differ only in ``reverse`` when ``reverse`` lists each
+    backbone's direction)."""
     path = Path(folder) / CONFIG_FILE
     try:
         meta = json.loads(path.read_text(encoding="utf-8"))
@@ -105,7 +108,18 @@ def _read_meta(folder: str | Path) -> tuple[GPTConfig, dict[str, Any], int]:
     members = meta.get("members", 0)
     if not isinstance(members, int) or isinstance(members, bool) or members < 0:
         raise ModelFolderError(f"{path}: 'members' must be a count of 0 or more, got {members!r}")
-    return config, info if isinstance(info, dict) else {}, members
+    directions = meta.get("reverse", [config.reverse] * (members + 1))
+    if (
+        not isinstance(directions, list)
+        or len(directions) != members + 1
+        or not all(isinstance(d, bool) for d in directions)
+    ):
+        raise ModelFolderError(
+            f"{path}: 'reverse' must list true or false for each of the {members + 1} backbones, "
+            f"got {directions!r}"
+        )
+    configs = [dataclasses.replace(config, reverse=d) for d in directions]
+    return config, info if isinstance(info, dict) else {}, configs
 
 
 def read_info(folder: str | Path) -> dict[str, Any]:
@@ -143,14 +157,17 @@ class ModelBundle:
         an ensemble's further members' weights."""
         folder = Path(folder)
         for k, member in enumerate(self.members, start=1):
-            if member.config != self.config:
+            if dataclasses.replace(member.config, reverse=self.config.reverse) != self.config:
                 raise ValueError(f"ensemble member {k}'s shape differs from the first model's")
         for k, model in enumerate(self.backbones):
             safetensors.torch.save_model(model, str(folder / member_file(k)))
             _as_if_opened(folder / member_file(k))
-        meta = {"model": self.config.to_dict(), "info": self.info}
+        meta: dict[str, Any] = {"model": self.config.to_dict(), "info": self.info}
         if self.members:
             meta["members"] = len(self.members)
+        directions = [model.config.reverse for model in self.backbones]
+        if len(set(directions)) > 1:  # forward and backward members (ULMFiT's bidirectional)
+            meta["reverse"] = directions
         (folder / CONFIG_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True, default=str))
         save_tokenizer(self.tokenizer, folder)
 
@@ -160,24 +177,26 @@ class ModelBundle:
         for name in (WEIGHTS_FILE, CONFIG_FILE):
             if not (folder / name).is_file():
                 raise FileNotFoundError(f"model folder {folder} has no {name}")
-        config, info, members = _read_meta(folder)
-        for k in range(1, members + 1):
+        _, info, configs = _read_meta(folder)
+        for k in range(1, len(configs)):
             if not (folder / member_file(k)).is_file():
                 raise ModelFolderError(
                     f"model folder {folder} has no {member_file(k)} ({CONFIG_FILE} counts "
-                    f"{members} further ensemble members)"
+                    f"{len(configs) - 1} further ensemble members)"
                 )
         tokenizer = _load_tokenizer(folder)
         first, *rest = (
-            load_gpt(folder, config, device, member_file(k)) for k in range(members + 1)
+            load_gpt(folder, config, device, member_file(k)) for k, config in enumerate(configs)
         )
         return cls(first, tokenizer, info, rest)
 
     def generate_text(self, prompt: str, max_new_tokens: int = 200, **sampling: Any) -> str:
-        """Sample a continuation of ``prompt`` (see :func:`kedro_gpt.model.generate.generate`)."""
+        """Sample a continuation of ``prompt`` (see :func:`kedro_gpt.model.generate.generate`);
+        a backward model (``GPTConfig.reverse``) samples the text before it instead."""
         ids = self.tokenizer.encode(prompt) or [self.tokenizer.piece_to_id("\n")]
-        (new,) = generate(self.model, [ids], max_new_tokens, **sampling)
-        return self.tokenizer.decode(new)
+        backward = self.config.reverse
+        (new,) = generate(self.model, [ids[::-1] if backward else ids], max_new_tokens, **sampling)
+        return self.tokenizer.decode(new[::-1] if backward else new)
 
 
 def _load_tokenizer(folder: Path) -> TextTokenizer:

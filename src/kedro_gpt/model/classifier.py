@@ -5,6 +5,8 @@ Batches follow the training loop's ``(x, y)`` shape: ``x`` ``[B, T]`` token ids 
 Pooling is the hidden state of the last non-pad token (``last``; causal attention means it has
 seen the whole text), the mean over non-pad tokens (``mean``), or ULMFiT's concat pooling
 (``concat``: last, mean and element-wise max side by side, a ``3 × n_embd`` head input).
+A backward backbone (``GPTConfig.reverse``) reads each row's real tokens back to front, so its
+``last`` is the state after the text's first token.
 
 With ``lm_loss_weight`` above 0 the training loss adds that times the language-modelling loss of
 the same texts (GPT-1's auxiliary objective, Radford et al. 2018): the backbone keeps modelling
@@ -31,6 +33,14 @@ from torch import Tensor, nn
 from kedro_gpt.model.gpt import GPT, IGNORE_INDEX
 
 Pooling = Literal["last", "mean", "concat"]
+
+
+def backwards(idx: Tensor, real: Tensor) -> Tensor:
+    """Each right-padded row's real tokens in reverse order, the padding where it was."""
+    positions = torch.arange(idx.shape[1], device=idx.device)
+    lengths = real.sum(dim=1, keepdim=True)
+    source = torch.where(positions < lengths, lengths - 1 - positions, positions)
+    return idx.gather(1, source)
 
 
 def _last(hidden: Tensor, real: Tensor) -> Tensor:
@@ -84,16 +94,23 @@ class GPTClassifier(nn.Module):
         self.lm_loss_weight = lm_loss_weight
 
     def pooled(self, idx: Tensor, hidden: Tensor | None = None) -> Tensor:
-        """One vector per row ``[B, width × n_embd]`` (of ``hidden``, the backbone's states, if
-        given)."""
-        hidden = self.backbone.hidden_states(idx) if hidden is None else hidden
+        """One vector per row ``[B, width × n_embd]`` (of ``hidden``, the backbone's states of
+        ``idx`` already in reading order, if given)."""
+        if hidden is None:
+            idx = self.reading_order(idx)
+            hidden = self.backbone.hidden_states(idx)
         real = idx != self.pad_id
         parts = [pool(hidden, real) for pool in POOLINGS[self.pooling]]
         return parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)
 
+    def reading_order(self, idx: Tensor) -> Tensor:
+        """``idx`` as the backbone reads it: each text back to front for a backward model."""
+        return backwards(idx, idx != self.pad_id) if self.config.reverse else idx
+
     def forward(self, idx: Tensor, targets: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
         """Logits ``[B, num_labels]`` and, given targets, the mean cross-entropy (plus the
         weighted LM loss in training mode)."""
+        idx = self.reading_order(idx)
         hidden = self.backbone.hidden_states(idx)
         logits = self.head(self.pooled(idx, hidden)).float()
         if targets is None:

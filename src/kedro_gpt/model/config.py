@@ -15,7 +15,11 @@ GPT2_SWITCHES: dict[str, Any] = {
     "zero_init_proj": False,
     "logit_softcap": None,
     "value_embeddings": False,
+    "reverse": False,  # a backward model would generate right to left as a GPT-2
 }
+
+# Keys added after models were saved: a saved config without one meant its default.
+LATER_KEYS: dict[str, Any] = {"reverse": False}
 
 
 @dataclass
@@ -33,6 +37,12 @@ class GPTConfig:
     - ``value_embeddings``: extra token-embedding tables added to the attention values of the
       first and last layers (modded-nanogpt): ``value_embed_tables`` tables, table ``j`` feeding
       layer ``j`` and layer ``n_layer - tables + j``.
+
+    ``reverse`` is not a layer switch but the direction the model reads: a backward language
+    model (ULMFiT's second direction) is trained, scored and fine-tuned on each text's tokens in
+    reverse order (``kedro_gpt.training.data.reading_order``, ``GPTClassifier``), and samples the
+    text before a prompt (``ModelBundle.generate_text``). Domain adaptation and fine-tuning keep it
+    from the base model; a forward and a backward classifier on one tokenizer ensemble as any two.
 
     ``zero_init_proj``, ``logit_softcap`` and ``value_embeddings`` are off in every shipped
     environment (conf/base, gpt2, gpu). They are kept on purpose: the ablation sweep toggles
@@ -54,6 +64,7 @@ class GPTConfig:
     zero_init_proj: bool = False
     logit_softcap: float | None = None
     value_embeddings: bool = False
+    reverse: bool = False
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
@@ -128,6 +139,8 @@ class GPTConfig:
                 f"unknown GPTConfig key(s) {', '.join(map(repr, unknown))}; "
                 f"known keys: {', '.join(sorted(known))}"
             )
+        if require_all:
+            d = {**LATER_KEYS, **d}
         missing = sorted(known - set(d)) if require_all else []
         if missing:
             raise ValueError(f"missing GPTConfig key(s) {', '.join(map(repr, missing))}")

@@ -130,6 +130,18 @@ class Served:
                 code="model_not_found",
             )
 
+    def check_generates(self) -> None:
+        """400 for a backward model (``GPTConfig.reverse``): it reads right to left, so it has no
+        continuation to give; it serves ``/v1/classify`` only."""
+        if self.bundle.config.reverse:
+            raise APIError(
+                400,
+                f"model {self.settings.model_name!r} is a backward language model (reverse: "
+                "true); it cannot continue a prompt and serves /v1/classify only",
+                param="model",
+                code="backward_model",
+            )
+
 
 def get_served(request: Request) -> Served:
     """The current model, leased to this request until its response ends (the lease is returned

@@ -53,6 +53,13 @@ def tokens_per_epoch(batches: Any) -> int | None:
     return int(size)
 
 
+def reading_order(shards: Sequence[np.ndarray], reverse: bool) -> list[np.ndarray]:
+    """The shards in the order a model reads them: each one back to front for a backward model
+    (``GPTConfig.reverse``; views, nothing copied). A window of the reversed shard is the reversed
+    window of the shard, so the same sampling trains a backward language model."""
+    return [s[::-1] for s in shards] if reverse else list(shards)
+
+
 def _usable(shards: Sequence[np.ndarray], window: int, name: str) -> list[np.ndarray]:
     arrays = [s for s in shards if len(s) >= window]
     if not arrays:

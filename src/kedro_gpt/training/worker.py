@@ -30,7 +30,7 @@ from kedro_gpt.training.checkpoint import (
     load_weights,
     read_config,
 )
-from kedro_gpt.training.data import RandomWindows
+from kedro_gpt.training.data import RandomWindows, reading_order
 from kedro_gpt.training.distributed import DistContext, destroy_distributed, init_distributed
 from kedro_gpt.training.evaluate import ShardEvaluator
 from kedro_gpt.training.loop import train
@@ -96,8 +96,9 @@ def run_spec(
     block_size = int(spec.model["block_size"])
     train_shards = spec.train_data.load()
     on_cuda = cfg.device == "cuda" or (cfg.device == "auto" and torch.cuda.is_available())
+    reverse = bool(spec.model.get("reverse", False))
     batches = RandomWindows(
-        list(train_shards.shards),
+        reading_order(train_shards.shards, reverse),
         block_size,
         cfg.batch_size,
         seed=cfg.seed,
@@ -110,7 +111,12 @@ def run_spec(
     if spec.val_data is not None:
         val = spec.val_data.load()
         evaluator = ShardEvaluator(
-            list(val.shards), val.meta, block_size, cfg.batch_size, cfg.eval_batches, cfg.seed
+            reading_order(val.shards, reverse),
+            val.meta,
+            block_size,
+            cfg.batch_size,
+            cfg.eval_batches,
+            cfg.seed,
         )
     return train(
         model,

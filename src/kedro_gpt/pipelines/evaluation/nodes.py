@@ -11,6 +11,7 @@ from kedro_gpt.pipelines.evaluation.config import EvaluationConfig
 from kedro_gpt.tokenizer.shards import TokenShards
 from kedro_gpt.tracking.metrics import metric_history
 from kedro_gpt.tracking.registry import register_model
+from kedro_gpt.training.data import reading_order
 from kedro_gpt.training.device import resolve_precision
 from kedro_gpt.training.distributed import DistContext
 from kedro_gpt.training.evaluate import ShardEvaluator
@@ -30,7 +31,7 @@ def evaluate_model(
     precision = resolve_precision(config.device, "auto")
     model = gpt_model.model.to(precision.device)
     evaluator = ShardEvaluator(
-        list(val_tokens.shards),
+        reading_order(val_tokens.shards, model.config.reverse),
         val_tokens.meta,
         model.config.block_size,
         config.batch_size,
@@ -74,13 +75,15 @@ def evaluate_model(
 def register_trained_model(
     gpt_model: ModelBundle, evaluation_report: dict[str, Any], params: dict[str, Any]
 ) -> dict[str, Any]:
-    """Log the model as an MLflow pyfunc model and register it (unless disabled)."""
+    """Log the model as an MLflow pyfunc model and register it (unless disabled); a backward
+    model (``reverse``) under the registry name plus ``-backward``, beside its forward twin."""
     config = _config(params)
     if not config.registry.enabled:
         return {"registered": False}
+    name = config.registry.model_name + ("-backward" if gpt_model.config.reverse else "")
     validation = evaluation_report["validation"]
     tags = {f"val.{k}": f"{v:.6g}" for k, v in validation.items() if isinstance(v, int | float)}
     tags["tokenizer_sha256"] = str(gpt_model.info.get("tokenizer_sha256"))
-    registration = register_model(gpt_model, config.registry.model_name, tags)
+    registration = register_model(gpt_model, name, tags)
     logger.info("registered %s", registration["model_uri"])
     return {"registered": True, **registration}

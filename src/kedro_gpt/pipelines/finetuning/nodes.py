@@ -41,6 +41,7 @@ def finetune(
     task_files: dict[str, Callable[[], str]],
     params: dict[str, Any],
     feedback_snapshot: pq.ParquetFile | None = None,
+    backward_model: ModelBundle | None = None,
 ) -> tuple[ModelBundle, dict[str, Any], dict[str, dict[str, float]], str, Figure]:
     """Fine-tune ``gpt_model`` (or the MLflow model of ``base_model.mlflow_uri``, or the model
     folder of ``base_model.path``) on the task, with the feedback snapshot's examples (chat) or
@@ -62,10 +63,23 @@ def finetune(
     )
     with run_callbacks("finetuning", config.tensorboard_dir) as callbacks:
         feedback = None if feedback_snapshot is None else feedback_snapshot.read().to_pandas()
-        result = run_task(bundle, task_files, config, callbacks, feedback=feedback)
+        result = run_task(bundle, task_files, config, callbacks, feedback, backward_model)
     logger.info("fine-tuning (%s, %s) done: %s", config.task, config.mode, result.metrics)
     figure = result.figure or _loss_figure(result.history, config.task)
     return result.bundle, result.report, metric_history(result.metrics), result.samples, figure
+
+
+def finetune_bidirectional(
+    gpt_model: ModelBundle | None,
+    backward_model: ModelBundle,
+    task_files: dict[str, Callable[[], str]],
+    params: dict[str, Any],
+    feedback_snapshot: pq.ParquetFile | None = None,
+) -> tuple[ModelBundle, dict[str, Any], dict[str, dict[str, float]], str, Figure]:
+    """:func:`finetune` for classification with ULMFiT's second direction: each classifier of
+    the ensemble has a twin fine-tuned from ``backward_model`` (a backward language model on
+    ``gpt_model``'s tokenizer), and the saved classifier averages both directions."""
+    return finetune(gpt_model, task_files, params, feedback_snapshot, backward_model)
 
 
 def _base_model(gpt_model: ModelBundle | None, config: FinetuningConfig) -> ModelBundle:

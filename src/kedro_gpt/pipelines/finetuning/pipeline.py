@@ -5,6 +5,7 @@ from kedro.pipeline import Node, Pipeline
 
 from kedro_gpt.pipelines.finetuning.nodes import (
     finetune,
+    finetune_bidirectional,
     register_finetuned_model,
     snapshot_feedback,
 )
@@ -14,13 +15,18 @@ from kedro_gpt.pipelines.finetuning.nodes import (
 BASE_MODEL_READER = "reads_base_model"
 
 
-def create_pipeline(**kwargs) -> Pipeline:
+def create_pipeline(bidirectional: bool = False, **kwargs) -> Pipeline:
+    """``bidirectional=True``: the classifier ensemble adds a twin from ``backward_model`` (a
+    backward language model) for each member."""
+    inputs = ["gpt_model", "task_files", "params:finetuning", "feedback_snapshot"]
+    if bidirectional:
+        inputs.insert(1, "backward_model")
     return Pipeline(
         [
             Node(snapshot_feedback, "feedback_db", "feedback_snapshot", name="snapshot_feedback"),
             Node(
-                finetune,
-                ["gpt_model", "task_files", "params:finetuning", "feedback_snapshot"],
+                finetune_bidirectional if bidirectional else finetune,
+                inputs,
                 [
                     "finetuned_model",
                     "finetune_report",

@@ -37,12 +37,36 @@ def pretrain(
 ) -> tuple[ModelBundle, dict[str, Any]]:
     """Train a GPT from scratch (or resume) and return the best model and the run's history."""
     config = parse_params(PretrainingConfig, params, "pretraining")
+    config = in_direction(config, bool(config.model.overrides().get("reverse")))
     spec, gpt_config = pretraining_spec(train_tokens, val_tokens, tokenizer, config)
     sampler = tensorboard_sampler(config, tokenizer)
     with run_callbacks("pretraining", config.tensorboard_dir, sampler) as callbacks:
         result = launch(spec, callbacks)
     bundle = _trained_bundle(result, config, gpt_config, tokenizer, train_tokens, "pretraining")
     return bundle, result.to_dict()
+
+
+def pretrain_backward(
+    train_tokens: TokenShards,
+    val_tokens: TokenShards,
+    tokenizer: spm.SentencePieceProcessor,
+    params: dict[str, Any],
+) -> tuple[ModelBundle, dict[str, Any]]:
+    """:func:`pretrain` with the same parameters and token shards, the model reading each text
+    back to front (``reverse``): ULMFiT's backward language model, the second direction of a
+    bidirectional classifier."""
+    model = {**(params.get("model") or {}), "reverse": True}
+    return pretrain(train_tokens, val_tokens, tokenizer, {**params, "model": model})
+
+
+def in_direction(config: PretrainingConfig, reverse: bool) -> PretrainingConfig:
+    """A backward model's run keeps its checkpoints in ``checkpoint_dir/backward`` and samples
+    nothing to TensorBoard (its samples run right to left), so it never resumes from, or
+    overwrites, its forward twin's."""
+    if not reverse:
+        return config
+    folder = str(Path(config.checkpoint_dir) / "backward")
+    return config.model_copy(update={"checkpoint_dir": folder, "tensorboard_sample_prompt": None})
 
 
 def tensorboard_sampler(
@@ -91,7 +115,9 @@ def continue_pretraining(
 ) -> tuple[ModelBundle, dict[str, Any]]:
     """Keep training ``base_model`` (its architecture and weights) on token shards encoded with
     its own tokenizer: domain-adaptive pretraining, or retraining on fresh data."""
-    config = parse_params(PretrainingConfig, params, "pretraining")
+    config = in_direction(
+        parse_params(PretrainingConfig, params, "pretraining"), base_model.config.reverse
+    )
     base_sha = tokenizer_sha256(base_model.tokenizer)
     if train_tokens.meta.get("tokenizer_sha256", base_sha) != base_sha:
         raise ValueError(

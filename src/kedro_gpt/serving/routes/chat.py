@@ -27,6 +27,7 @@ async def chat_completions(
     body: s.ChatCompletionRequest, served: ServedDep, request: Request
 ) -> Any:
     served.check_model(body.model)
+    served.check_generates()
     if served.eot is None:
         raise APIError(400, "this model's tokenizer has no chat tokens", code="no_chat_template")
     requested = (

@@ -23,6 +23,7 @@ router = APIRouter(dependencies=[Depends(authorize)])
 @router.post(ENDPOINT, response_model=s.Completion, responses=s.ERROR_RESPONSES)
 async def completions(body: s.CompletionRequest, served: ServedDep, request: Request) -> Any:
     served.check_model(body.model)
+    served.check_generates()
     limit = served.settings.max_prompts
     prompts = [body.prompt] if isinstance(body.prompt, str) else body.prompt
     if len(prompts) > limit:
