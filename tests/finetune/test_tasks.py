@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -19,10 +21,14 @@ from kedro_gpt.finetune.classification import (
 from kedro_gpt.finetune.continued import run_continued_pretraining
 from kedro_gpt.finetune.conversations import run_conversations, run_text2text
 from kedro_gpt.finetune.data import pair_conversation
+from kedro_gpt.finetune.run import run_task
 from kedro_gpt.finetune.task_text import next_token_rows
 from kedro_gpt.model.bundle import ModelBundle
+from kedro_gpt.model.gpt import GPT
 from kedro_gpt.text.detokenize import detokenized
+from kedro_gpt.tokenizer.config import SentencePieceConfig
 from kedro_gpt.tokenizer.special_tokens import eos_id
+from kedro_gpt.tokenizer.train import train_sentencepiece
 from kedro_gpt.training.data import IGNORE_INDEX, BatchSource
 from tests.finetune.conftest import tiny_config
 
@@ -390,3 +396,69 @@ def test_an_ensemble_fits_each_member_on_its_own_split_and_averages_their_probab
     assert not torch.allclose(ensemble.members[0](x)[0], ensemble.members[1](x)[0])
     test = list(zip(splits[0].test.texts, [labels[y] for y in splits[0].test.labels], strict=True))
     assert classifier_scores(saved, test, 8)["accuracy"] == m["accuracy"]
+
+
+def _backward_twin(bundle: ModelBundle, tokenizer=None) -> ModelBundle:
+    torch.manual_seed(1)
+    config = dataclasses.replace(bundle.config, reverse=True)
+    return ModelBundle(GPT(config), tokenizer or bundle.tokenizer, {"source": "pretraining"})
+
+
+def test_a_bidirectional_fine_tune_gives_each_member_a_backward_twin(bundle, tmp_path):
+    examples = [(f"a wonderful moving film {i}", "positive") for i in range(16)] + [
+        (f"dull tedious mess {i}", "negative") for i in range(16)
+    ]
+    labels = ["negative", "positive"]
+    config = tiny_config(
+        tmp_path, task="classification", training={"max_steps": 4}, classification={"ensemble": 2}
+    )
+    result = run_classification(bundle, examples, labels, config, backward=_backward_twin(bundle))
+    report = result.report
+    assert [(m["seed"], m.get("direction")) for m in report["members"]] == [
+        (1337, None),
+        (1338, None),
+        (1337, "backward"),
+        (1338, "backward"),
+    ]
+    assert sorted(p.name for p in (tmp_path / "ckpt" / "backward").iterdir()) == [
+        "member0",
+        "member1",
+    ]
+    for part in (report, report["scratch_baseline"]):
+        assert set(part["directions"]) == {"forward", "backward"}
+    assert len(report["scratch_baseline"]["members"]) == 4
+    assert set(result.metrics) >= {
+        "forward_accuracy",
+        "backward_accuracy",
+        "scratch_backward_accuracy",
+    }
+    # saved and loaded: two forward backbones then two backward ones, averaged by one classifier
+    result.bundle.save(tmp_path)
+    saved = ModelBundle.load(tmp_path)
+    assert [b.config.reverse for b in saved.backbones] == [False, False, True, True]
+    data = classification_data(bundle, examples, labels, config)
+    test = [(t, labels[y]) for t, y in zip(data.test.texts, data.test.labels, strict=True)]
+    assert classifier_scores(saved, test, 8)["accuracy"] == result.metrics["accuracy"]
+
+
+def test_a_second_direction_must_read_backwards_with_the_same_tokenizer(
+    bundle, tmp_path, shakespeare_text
+):
+    examples = [("fine", "positive"), ("dull", "negative")] * 4
+    config = tiny_config(tmp_path, task="classification")
+    with pytest.raises(ValueError, match="a forward model and a backward one"):
+        run_classification(bundle, examples, ["negative", "positive"], config, backward=bundle)
+    other = train_sentencepiece(
+        [shakespeare_text[100_000:200_000]], SentencePieceConfig(vocab_size=400)
+    )
+    with pytest.raises(ValueError, match="another tokenizer than the forward model's"):
+        run_classification(
+            bundle,
+            examples,
+            ["negative", "positive"],
+            config,
+            backward=_backward_twin(bundle, other),
+        )
+    chat = tiny_config(tmp_path, task="chat")
+    with pytest.raises(ValueError, match="fine-tunes only for classification"):
+        run_task(bundle, {}, chat, backward=_backward_twin(bundle))

@@ -10,6 +10,7 @@ import torch
 
 from kedro_gpt.model.bundle import ModelBundle, ModelFolderError
 from kedro_gpt.model.config import GPTConfig
+from kedro_gpt.model.generate import generate
 from kedro_gpt.model.gpt import GPT
 
 
@@ -116,3 +117,41 @@ def test_a_member_of_another_shape_is_refused_before_anything_is_written(folder,
     with pytest.raises(ValueError, match="member 1's shape differs"):
         ModelBundle(first.model, first.tokenizer, first.info, [other]).save(out)
     assert list(out.iterdir()) == []
+
+
+def test_forward_and_backward_members_keep_their_directions(folder, tmp_path_factory):
+    first = ModelBundle.load(folder)
+    backward = GPT(GPTConfig(**{**first.config.to_dict(), "reverse": True})).eval()
+    out = tmp_path_factory.mktemp("both")
+    ModelBundle(first.model, first.tokenizer, first.info, [backward]).save(out)
+    assert json.loads((out / "config.json").read_text())["reverse"] == [False, True]
+    loaded = ModelBundle.load(out)
+    assert [b.config.reverse for b in loaded.backbones] == [False, True]
+    assert loaded.config.reverse is False  # the first model's: it is the one that generates
+    # one direction throughout writes no list (folders from before the switch read the same)
+    ModelBundle(first.model, first.tokenizer, first.info, [first.model]).save(out)
+    assert "reverse" not in json.loads((out / "config.json").read_text())
+
+
+@pytest.mark.parametrize("directions", [[True, False], ["yes"], "both"])
+def test_a_direction_list_that_does_not_fit_the_members_is_named(folder, directions):
+    _edit_config(folder, lambda meta: meta.update(reverse=directions))
+    with pytest.raises(ModelFolderError, match="'reverse' must list true or false for each of"):
+        ModelBundle.load(folder)
+
+
+def test_a_backward_model_samples_the_text_before_the_prompt(folder):
+    first = ModelBundle.load(folder)
+    backward = ModelBundle(
+        GPT(GPTConfig(**{**first.config.to_dict(), "reverse": True})), first.tokenizer
+    )
+    backward.model.load_state_dict(first.model.state_dict())
+    forward = ModelBundle(first.model, first.tokenizer)
+    prompt = "to be or not"
+    ids = first.tokenizer.encode(prompt)
+    # the same weights read the prompt back to front, and their tokens come out reversed
+    expected = generate(first.model, [ids[::-1]], 6, seed=3)[0][::-1]
+    assert backward.generate_text(prompt, 6, seed=3) == first.tokenizer.decode(expected)
+    assert forward.generate_text(prompt, 6, seed=3) == first.tokenizer.decode(
+        generate(first.model, [ids], 6, seed=3)[0]
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import httpx
 import pytest
 import torch
@@ -84,3 +86,48 @@ def test_an_ensemble_answers_with_its_members_mean_probabilities(classifier_bund
     expected = ((alone[0] + alone[1]) / 2).tolist()
     assert response.json()["data"][0]["scores"]["neg"] == pytest.approx(expected[0], abs=1e-5)
     assert abs(alone[0][0] - alone[1][0]) > 1e-3  # the members disagree: the mean is not either
+
+
+def test_a_bidirectional_classifier_reads_each_text_both_ways_and_generates_nothing(
+    classifier_bundle, tmp_path
+):
+    bundle, first = classifier_bundle
+    torch.manual_seed(5)
+    config = dataclasses.replace(bundle.config, reverse=True)
+    backward = GPTClassifier(GPT(config), 2, first.pad_id).eval()
+    head = {**bundle.info["classifier"], "ensemble": [backward.head_state()]}
+    (tmp_path / "both").mkdir()
+    ModelBundle(
+        bundle.model, bundle.tokenizer, {**bundle.info, "classifier": head}, [backward.backbone]
+    ).save(tmp_path / "both")
+    ModelBundle(backward.backbone, bundle.tokenizer).save(tmp_path)
+    text = "a fine film"
+    with running_server(ModelBundle.load(tmp_path / "both")) as url:
+        response = httpx.post(
+            f"{url}/v1/classify", json={"model": "kedro-gpt", "input": [text]}, timeout=30
+        )
+    with running_server(ModelBundle.load(tmp_path)) as url:
+        refused = [
+            httpx.post(f"{url}{path}", json={"model": "kedro-gpt", **body}, timeout=30)
+            for path, body in (
+                ("/v1/completions", {"prompt": "a fine"}),
+                ("/v1/chat/completions", {"messages": [{"role": "user", "content": "hi"}]}),
+            )
+        ]
+    assert response.status_code == 200, response.text
+    ids = bundle.tokenizer.encode(text)
+    forward_alone = GPTClassifier(bundle.model, 2, first.pad_id).eval()
+    forward_alone.head.load_state_dict(first.head.state_dict())
+    reading_back = GPTClassifier(GPT(bundle.config), 2, first.pad_id).eval()
+    reading_back.load_state_dict(backward.state_dict())  # the same weights as a forward model
+    with torch.inference_mode():
+        expected = (
+            torch.softmax(forward_alone(torch.tensor([ids]))[0], -1)
+            + torch.softmax(reading_back(torch.tensor([ids[::-1]]))[0], -1)
+        )[0] / 2
+    assert response.json()["data"][0]["scores"]["neg"] == pytest.approx(
+        expected[0].item(), abs=1e-5
+    )
+    for answer in refused:
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["error"]["code"] == "backward_model"
