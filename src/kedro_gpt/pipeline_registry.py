@@ -7,6 +7,8 @@ here, in one place. ``kedro run --pipelines=<name>`` takes any key of ``register
 
 from __future__ import annotations
 
+import warnings
+
 from kedro.pipeline import Pipeline, pipeline
 
 from kedro_gpt.pipelines import (
@@ -86,16 +88,20 @@ def adaptation_backward() -> Pipeline:
     ``adapt.backward.gpt_model``."""
     stages = pretraining.create_pipeline(from_model=True) + evaluation.create_pipeline()
     ns = f"{ADAPT}.{BACKWARD}"
-    return pipeline(
-        stages,
-        namespace=ns,
-        inputs={
-            "base_model": f"{BACKWARD}.gpt_model",
-            "train_tokens": f"{ADAPT}.train_tokens",
-            "val_tokens": f"{ADAPT}.val_tokens",
-        },
-        parameters={p: p.replace("params:", f"params:{ADAPT}.") for p in STAGE_PARAMS},
-    )
+    # Kedro warns of any dotted input outside the node's top-level namespace, and this stage
+    # reads from two namespaces (backward.gpt_model, adapt.train_tokens) by design: quiet here.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "One or more dataset names contain '.'", UserWarning)
+        return pipeline(
+            stages,
+            namespace=ns,
+            inputs={
+                "base_model": f"{BACKWARD}.gpt_model",
+                "train_tokens": f"{ADAPT}.train_tokens",
+                "val_tokens": f"{ADAPT}.val_tokens",
+            },
+            parameters={p: p.replace("params:", f"params:{ADAPT}.") for p in STAGE_PARAMS},
+        )
 
 
 def finetune_bidirectional() -> Pipeline:
