@@ -10,17 +10,21 @@ STEPS=${STEPS:-200}
 ACCUM=${ACCUM:-4}   # 16 × 1024 × 4 = 65,536 tokens per step (conf/gpu uses 32 for ~0.5M)
 
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
-[ -x .venv/bin/kedro ] || make install
-.venv/bin/python -c "import torch; assert torch.cuda.is_available(), 'no CUDA device'; print('torch', torch.__version__, torch.cuda.get_device_name(0))"
+# KEDRO / PYTHON: where the project's dependencies are in the system Python rather than .venv,
+#   KEDRO="python3 -m kedro" PYTHON=python3 bash benchmarks/gpu_check.sh
+KEDRO=${KEDRO:-.venv/bin/kedro}
+PYTHON=${PYTHON:-.venv/bin/python}
+[[ $KEDRO != .venv/bin/kedro || -x .venv/bin/kedro ]] || make install
+$PYTHON -c "import torch; assert torch.cuda.is_available(), 'no CUDA device'; print('torch', torch.__version__, torch.cuda.get_device_name(0))"
 
 start=$(date +%s)
-.venv/bin/kedro run --env=gpu --pipelines=data
-.venv/bin/kedro run --env=gpu --pipelines=pretraining --params \
+$KEDRO run --env=gpu --pipelines=data
+$KEDRO run --env=gpu --pipelines=pretraining --params \
   "pretraining.training.max_steps=${STEPS},pretraining.training.grad_accum_steps=${ACCUM},pretraining.training.warmup_steps=20,pretraining.training.eval_interval=100000,pretraining.training.checkpoint_interval=100000,pretraining.training.log_interval=20,pretraining.checkpoint_dir=data/06_models/checkpoints/gpu-check" \
   2>&1 | tee /tmp/kedro_gpt_gpu_check.log
 echo "wall time: $(( $(date +%s) - start )) s"
 
-.venv/bin/python - <<'PY'
+$PYTHON - <<'PY'
 import sqlite3, statistics
 db = sqlite3.connect("mlflow.db")
 run = db.execute("select run_uuid from runs order by start_time desc limit 1").fetchone()[0]

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# The English recipe (issue 12) at a larger size on a CUDA GPU: Wikipedia pretraining, evaluation,
+# review adaptation, then the rt-polarity transfer table (conf/english's five-member ensemble, the
+# same model from scratch, majority / TF-IDF + LR / NB-weighted LR), with bf16 autocast and
+# torch.compile. Prints tokens/s, MFU, GPU memory, bits per character and the transfer table.
+# Needs the two corpora in data/english/01_raw (docs/user_guide.md, "An English model").
+#   bash benchmarks/gpu_recipe.sh                       # pretrain adapt finetune_adapted
+#   bash benchmarks/gpu_recipe.sh pretrain finetune     # the Wikipedia model's row only
+# Phases: pretrain (data, pretraining, evaluation), adapt (the reviews), finetune (from the
+# Wikipedia model), finetune_adapted (from the adapted one), summary (print the figures only).
+# KEDRO / PYTHON name the interpreter where the project is not in .venv (a machine whose system
+# Python holds the dependencies): KEDRO="python3 -m kedro" PYTHON=python3 bash benchmarks/...
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export KEDRO_DISABLE_TELEMETRY=true PYTHONUNBUFFERED=1
+PHASES=("$@")
+[[ $# -gt 0 ]] || PHASES=(pretrain adapt finetune_adapted)
+KEDRO=${KEDRO:-.venv/bin/kedro}
+PYTHON=${PYTHON:-.venv/bin/python}
+PRETRAIN_MINUTES=${PRETRAIN_MINUTES:-2}
+ADAPT_MINUTES=${ADAPT_MINUTES:-1}
+LAYERS=${LAYERS:-8} HEADS=${HEADS:-8} WIDTH=${WIDTH:-512} BLOCK=${BLOCK:-256}
+BATCH=${BATCH:-64} ACCUM=${ACCUM:-4}   # 64 × 256 × 4 = 65,536 tokens per optimizer step
+COMPILE=${COMPILE:-true} DEVICE=${DEVICE:-cuda} DTYPE=${DTYPE:-bfloat16}
+FINETUNE_PARAMS=${FINETUNE_PARAMS:-}  # e.g. finetuning.classification.ensemble=3
+
+train() {  # the GPU settings of one training stage's parameters (prefix: pretraining or adapt.pretraining)
+  echo "$1.training.batch_size=${BATCH},$1.training.grad_accum_steps=${ACCUM},$1.training.device=${DEVICE},$1.training.dtype=${DTYPE},$1.training.compile=${COMPILE},$1.training.max_minutes=$2"
+}
+SIZE="pretraining.model.n_layer=${LAYERS},pretraining.model.n_head=${HEADS},pretraining.model.n_embd=${WIDTH},pretraining.model.block_size=${BLOCK}"
+
+stage() {  # one timed kedro run
+  local label=$1; shift
+  local t
+  t=$(date +%s)
+  $KEDRO run --env=english "$@"
+  echo "${label}: $(( $(date +%s) - t )) s"
+}
+for phase in "${PHASES[@]}"; do
+  case $phase in
+    pretrain)
+      stage data --pipelines=data
+      stage "pretraining + evaluation" --pipelines=pretraining,evaluation --params \
+        "${SIZE},$(train pretraining "$PRETRAIN_MINUTES"),pretraining.training.eval_interval=200,pretraining.training.checkpoint_interval=200" ;;
+    adapt) stage adapt --pipelines=adapt --params "$(train adapt.pretraining "$ADAPT_MINUTES")" ;;
+    finetune|finetune_adapted)
+      stage "$phase" --pipelines="$phase" ${FINETUNE_PARAMS:+--params "$FINETUNE_PARAMS"} ;;
+    summary) ;;
+    *) echo "unknown phase $phase (pretrain, adapt, finetune, finetune_adapted, summary)"; exit 2 ;;
+  esac
+done
+
+$PYTHON - <<'PY'
+import json, sqlite3, statistics
+from pathlib import Path
+
+db = sqlite3.connect("mlflow.db")
+for run, name in db.execute("select run_uuid, name from runs order by start_time"):
+    def series(key):
+        return [v for (v,) in db.execute(
+            "select value from metrics where run_uuid=? and key=? order by step, timestamp", (run, key))]
+    tps, mfu = series("train/tokens_per_s")[1:], series("train/mfu")[1:]  # the first holds compile
+    mem = series("system/gpu_0_memory_usage_megabytes")
+    util = series("system/gpu_0_utilization_percentage")
+    if tps:
+        print(f"{name}: median {statistics.median(tps):,.0f} tokens/s"
+              + (f", MFU {100 * statistics.median(mfu):.1f}%" if mfu else "")
+              + (f", GPU memory max {max(mem):,.0f} MB" if mem else "")
+              + (f", GPU utilisation median {statistics.median(util):.0f}%" if util else ""))
+
+def latest(relative):
+    folder = Path(relative)
+    if not folder.is_dir():
+        return {}
+    return json.loads((folder / sorted(p.name for p in folder.iterdir())[-1] / folder.name).read_text())
+
+for label, path in [("Wikipedia model", "data/english/08_reporting/evaluation_report.json"),
+                    ("reviews-adapted model", "data/english/08_reporting/adapt/evaluation_report.json")]:
+    report = latest(path)
+    if report:
+        print(label, json.dumps({"bits_per_char": report["validation"]["bits_per_char"],
+                                 "params": report["num_params"], "model": report["model"],
+                                 "training": report["training"]}))
+        for prompt, text in report.get("samples", {}).items():
+            print(f"  {prompt!r} -> {text!r}"[:400])
+for label, path in [("Wikipedia", "data/english/08_reporting/finetune_report.json"),
+                    ("Wikipedia + reviews", "data/english/08_reporting/adapt/finetune_report.json")]:
+    report = latest(path)
+    if not report:
+        continue
+    print(f"== transfer from the {label} model")
+    scratch = report.get("scratch_baseline", {})
+    print("transfer metrics", json.dumps(report["metrics"]))
+    print("members' test accuracy", [round(m["test_accuracy"], 3) for m in report.get("members", [])])
+    print("scratch", json.dumps({k: v for k, v in scratch.items() if isinstance(v, (int, float))}),
+          [round(m["accuracy"], 3) for m in scratch.get("members", [])])
+PY
