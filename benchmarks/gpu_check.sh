@@ -24,16 +24,4 @@ $KEDRO run --env=gpu --pipelines=pretraining --params \
   2>&1 | tee /tmp/kedro_gpt_gpu_check.log
 echo "wall time: $(( $(date +%s) - start )) s"
 
-$PYTHON - <<'PY'
-import sqlite3, statistics
-db = sqlite3.connect("mlflow.db")
-run = db.execute("select run_uuid from runs order by start_time desc limit 1").fetchone()[0]
-def series(key):
-    return [v for (v,) in db.execute(
-        "select value from metrics where run_uuid=? and key=? order by step", (run, key))]
-tps, mfu = series("train/tokens_per_s")[1:], series("train/mfu")[1:]  # first interval includes compile
-peak = series("system/matmul_peak_flops")
-print(f"GPT-2 124M, bf16, compile: median {statistics.median(tps):,.0f} tokens/s, "
-      f"MFU {100 * statistics.median(mfu):.1f}% of the measured bf16 peak "
-      f"({peak[0] / 1e12:.0f} TFLOP/s)" if tps and mfu and peak else "no training metrics found")
-PY
+$PYTHON benchmarks/gpu_summary.py --last

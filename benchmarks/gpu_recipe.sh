@@ -50,48 +50,4 @@ for phase in "${PHASES[@]}"; do
   esac
 done
 
-$PYTHON - <<'PY'
-import json, sqlite3, statistics
-from pathlib import Path
-
-db = sqlite3.connect("mlflow.db")
-for run, name in db.execute("select run_uuid, name from runs order by start_time"):
-    def series(key):
-        return [v for (v,) in db.execute(
-            "select value from metrics where run_uuid=? and key=? order by step, timestamp", (run, key))]
-    tps, mfu = series("train/tokens_per_s")[1:], series("train/mfu")[1:]  # the first holds compile
-    mem = series("system/gpu_0_memory_usage_megabytes")
-    util = series("system/gpu_0_utilization_percentage")
-    if tps:
-        print(f"{name}: median {statistics.median(tps):,.0f} tokens/s"
-              + (f", MFU {100 * statistics.median(mfu):.1f}%" if mfu else "")
-              + (f", GPU memory max {max(mem):,.0f} MB" if mem else "")
-              + (f", GPU utilisation median {statistics.median(util):.0f}%" if util else ""))
-
-def latest(relative):
-    folder = Path(relative)
-    if not folder.is_dir():
-        return {}
-    return json.loads((folder / sorted(p.name for p in folder.iterdir())[-1] / folder.name).read_text())
-
-for label, path in [("Wikipedia model", "data/english/08_reporting/evaluation_report.json"),
-                    ("reviews-adapted model", "data/english/08_reporting/adapt/evaluation_report.json")]:
-    report = latest(path)
-    if report:
-        print(label, json.dumps({"bits_per_char": report["validation"]["bits_per_char"],
-                                 "params": report["num_params"], "model": report["model"],
-                                 "training": report["training"]}))
-        for prompt, text in report.get("samples", {}).items():
-            print(f"  {prompt!r} -> {text!r}"[:400])
-for label, path in [("Wikipedia", "data/english/08_reporting/finetune_report.json"),
-                    ("Wikipedia + reviews", "data/english/08_reporting/adapt/finetune_report.json")]:
-    report = latest(path)
-    if not report:
-        continue
-    print(f"== transfer from the {label} model")
-    scratch = report.get("scratch_baseline", {})
-    print("transfer metrics", json.dumps(report["metrics"]))
-    print("members' test accuracy", [round(m["test_accuracy"], 3) for m in report.get("members", [])])
-    print("scratch", json.dumps({k: v for k, v in scratch.items() if isinstance(v, (int, float))}),
-          [round(m["accuracy"], 3) for m in scratch.get("members", [])])
-PY
+$PYTHON benchmarks/gpu_summary.py --english

@@ -44,6 +44,16 @@ def test_names_say_pipeline_model_and_corpus_of_the_shipped_configuration():
     assert run_name(["pretraining"], None, shape.get) == "pretraining · layer2-embd32"
 
 
+def test_a_preset_resized_is_named_by_its_shape():
+    """conf/english widens cpu-small to 192; a run named cpu-small would hide it."""
+    english = run_name(["pretraining"], "english", shipped_params("english", *PRETRAIN))
+    assert english == "pretraining · layer4-embd192 · wiki_en_2015_AA · env=english"
+    deeper = {"pretraining": {"model": {"preset": "gpt2", "n_layer": 8}}}
+    assert run_name(["pretraining"], None, deeper.get) == "pretraining · layer8-embd768"
+    same = {"pretraining": {"model": {"preset": "gpt2", "n_layer": 12, "block_size": 256}}}
+    assert run_name(["pretraining"], None, same.get) == "pretraining · gpt2"
+
+
 def test_runner_tag_is_the_class_name():
     assert runner_name(str(SequentialRunner())) == "SequentialRunner"
     assert runner_name("kedro.runner.ParallelRunner") == "ParallelRunner"

@@ -12,6 +12,9 @@ from typing import Any
 import mlflow
 from mlflow.tracking import MlflowClient
 
+from kedro_gpt.model.presets import PRESETS
+
+_LAYER = re.compile(r"\d\d_")  # Kedro's data layer folders: 01_raw, 02_intermediate, ...
 EXPERIMENT_KIND_TAG = "mlflow.experimentKind"  # read by the MLflow 3 UI
 EXPERIMENT_KIND = "custom_model_development"  # its "machine learning" kind (vs genai_development)
 DESCRIPTION_TAG = "mlflow.note.content"  # the run's description in the UI
@@ -46,22 +49,26 @@ def _corpus(sources: Sequence[Any]) -> str | None:
         where = str(source.get("path") or source.get("url") or "")
         path = PurePosixPath(where.split("://", 1)[-1].rstrip("/"))
         if path.name:
-            names.append(path.parent.name if path.suffix and path.parent.name else path.stem)
+            # a file is named by its folder (tinyshakespeare/input.txt), unless that is a
+            # data layer's own (data/english/01_raw/wiki.txt.gz): then by its name
+            folder = path.parent.name
+            in_own_folder = path.suffix and folder and not _LAYER.match(folder)
+            names.append(folder if in_own_folder else path.name.split(".")[0])
     if not names:
         return None
     return names[0] + (f"+{len(names) - 1}" if len(names) > 1 else "")
 
 
 def _model(params: dict[str, Any]) -> str | None:
+    """The preset's name while its depth and width stand, else the shape (``layer8-embd512``):
+    a run of ``cpu-small`` with ``n_layer: 8, n_embd: 512`` is no cpu-small."""
     model = params.get("model") if isinstance(params.get("model"), dict) else {}
-    if model.get("preset"):
+    preset = PRESETS.get(str(model.get("preset")), {})
+    shape = {k: model.get(k) or preset.get(k) for k in ("n_layer", "n_embd")}
+    if preset and all(shape[k] == preset[k] for k in shape):
         return str(model["preset"])
-    shape = [
-        f"{k[2:] if k.startswith('n_') else k}{model[k]}"
-        for k in ("n_layer", "n_embd")
-        if k in model
-    ]
-    return "-".join(shape) or None
+    parts = [f"{k[2:]}{v}" for k, v in shape.items() if v]
+    return "-".join(parts) or (str(model["preset"]) if model.get("preset") else None)
 
 
 def run_name(pipelines: Sequence[str], env: str | None, params: Callable[[str], Any]) -> str:
