@@ -18,7 +18,12 @@ from kedro_gpt.training import (
     TrainingDiverged,
     train,
 )
-from kedro_gpt.training.checkpoint import find_checkpoint, load_weights, read_config
+from kedro_gpt.training.checkpoint import (
+    find_checkpoint,
+    load_trainer_state,
+    load_weights,
+    read_config,
+)
 from kedro_gpt.training.device import resolve_precision
 from kedro_gpt.training.distributed import DistContext
 from tests.training.conftest import TINY, tiny_config, tiny_model
@@ -94,6 +99,10 @@ def test_training_lowers_the_loss_and_reports_through_callbacks(splits, out_dir)
     final = read_config(result.last_path)
     assert final["step"] == 30 and final["final_eval"]["loss"] == result.final_eval["loss"]
     assert final["model"] == {**GPTConfig(**TINY).to_dict()}
+    # best/ is read for its weights: no optimizer, data or RNG state (last/ resumes with them)
+    best_state = load_trainer_state(result.best_path)
+    assert "optimizer" not in best_state and best_state["step"] in (10, 20, 30)
+    assert {"optimizer", "schedule", "data", "rng"} <= set(load_trainer_state(result.last_path))
     val = splits["val"]
     assert result.final_eval["tokens"] == val.num_tokens - len(val.shards)
 

@@ -30,6 +30,7 @@ from kedro_gpt.training.evaluate import Evaluator
 from kedro_gpt.training.optim import Optimizers, build_optimizers
 from kedro_gpt.training.schedule import LRSchedule
 
+RESUME_ONLY = ("optimizer", "schedule", "data", "rng")  # trainer-state keys only a resume reads
 logger = logging.getLogger("kedro_gpt.training")
 
 
@@ -93,6 +94,7 @@ class RunState:
     # -- checkpoints ------------------------------------------------------------------------
 
     def trainer_state(self) -> dict[str, Any]:
+        """What ``restore`` needs to go on exactly where the run stopped."""
         return {
             "step": self.pos.step,
             "tokens": self.pos.tokens,
@@ -110,8 +112,13 @@ class RunState:
         return self.dist.all_gather_object(capture_rng_state())
 
     def save(self, name: str, extra: dict[str, Any] | None = None) -> Path:
-        """Write checkpoint ``name`` (all ranks call this; rank 0 writes)."""
+        """Write checkpoint ``name`` (all ranks call this; rank 0 writes). ``best/`` is read for
+        its weights alone (a run resumes from ``last/``), so it holds the counters but not the
+        optimizer, data and RNG states: a third of the bytes with AdamW, which made a GPU
+        fine-tune spend most of its time writing checkpoints (docs/benchmarks.md, "On a GPU")."""
         state = self.trainer_state()  # a collective: every rank takes part
+        if name == BEST:
+            state = {k: v for k, v in state.items() if k not in RESUME_ONLY}
         folder = self.out_dir / name
         if self.dist.is_main:
             meta = {
