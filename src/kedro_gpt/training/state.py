@@ -114,8 +114,8 @@ class RunState:
     def save(self, name: str, extra: dict[str, Any] | None = None) -> Path:
         """Write checkpoint ``name`` (all ranks call this; rank 0 writes). ``best/`` is read for
         its weights alone (a run resumes from ``last/``), so it holds the counters but not the
-        optimizer, data and RNG states: a third of the bytes with AdamW, which made a GPU
-        fine-tune spend most of its time writing checkpoints (docs/benchmarks.md, "On a GPU")."""
+        optimizer, data and RNG states: a third of the bytes with AdamW (a GPU fine-tune of 8 x 512
+        spent ~10 of 48 s a member on saves: docs/benchmarks.md, "On a GPU")."""
         state = self.trainer_state()  # a collective: every rank takes part
         if name == BEST:
             state = {k: v for k, v in state.items() if k not in RESUME_ONLY}
