@@ -6,10 +6,8 @@
 # data, pretraining, evaluation and fine-tuning pipelines (traced with `python -X importtime`),
 # less what such an image has: kedro-viz, the full mlflow server and HTML extraction stay out.
 #   bash benchmarks/gpu_bundle.sh [OUT]        # OUT defaults to .gpu/site312.tar.xz
-# On the GPU machine, from the project root (the docs' "On a GPU" section ran it so):
-#   python3 -c "import tarfile; tarfile.open('.gpu/site312.tar.xz').extractall('.site')"
-#   export PYTHONPATH=$PWD/.site/site312:$PWD/src KEDRO="python3 -m kedro" PYTHON=python3
-#   bash benchmarks/gpu_check.sh; bash benchmarks/gpu_recipe.sh pretrain finetune
+# On the GPU machine, from the project root, with the bundle (and the corpora as .txt.zst) in .gpu/:
+#   bash benchmarks/gpu_offline.sh check pretrain finetune
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-.gpu/site312.tar.xz}

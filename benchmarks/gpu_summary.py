@@ -41,7 +41,7 @@ def describe_run(db: sqlite3.Connection, run: str, name: str) -> str | None:
         "select value from params where run_uuid=? and key like '%run.matmul_peak_flops'", (run,)
     ).fetchone()
     if peak:
-        line += f" of a measured {float(peak[0]) / 1e12:.0f} TFLOP/s peak"
+        line += f" of a measured {float(peak[0]) / 1e12:.3g} TFLOP/s peak"
     memory = [v for _, v in _series(db, run, "system/gpu_0_memory_usage_megabytes")]
     if memory:
         line += f"; GPU memory max {max(memory):,.0f} MB"
