@@ -437,15 +437,7 @@ def run_classification(
     tokenizer: ULMFiT's bidirectional classifier), each member has a backward twin fitted on
     the same split, and the ensemble averages both directions."""
     params, batch = config.classification, config.training.batch_size
-    bases = [(bundle, False)]
-    if backward is not None:
-        check_backward(bundle, backward)
-        bases.append((backward, True))
-    members = [
-        fit_member(base, examples, labels, member_config(config, m, reverse), callbacks)
-        for base, reverse in bases
-        for m in range(params.ensemble)
-    ]
+    members = _fit_members(bundle, examples, labels, config, callbacks, backward)
     first, several = members[0], len(members) > 1
     data = first.data  # the test split is every member's
     models = [m.fitted.model for m in members]
@@ -458,36 +450,12 @@ def run_classification(
     )
     reference = baselines(data, params.classic_baselines, whole_pool=several)
     metrics = _metrics(finetuned, table, first.task_text, reference)
-    report: dict[str, Any] = {
-        "task": "classification",
-        "labels": data.labels,
-        "examples": {
-            "train": len(data.train.rows),
-            "val": len(data.val.rows),
-            "test": len(data.test.rows),
-            "per_label_train_pool": data.per_label,
-        },
-        "adaptation": first.fitted.info,
-        "task_text": first.task_text,
-        "restarts": first.fitted.restarts,
-        **({"members": table} if several else {}),
-        "finetuned": finetuned,
-        "baselines": reference,
-        "training": {k: v for k, v in result.to_dict().items() if k not in {"history", "evals"}},
-    }
+    report = _report(first, table, finetuned, reference, result)
     if backward is not None:
         report["directions"] = _by_direction(models, data, batch)
         metrics.update({f"{d}_accuracy": r["accuracy"] for d, r in report["directions"].items()})
     if params.scratch_baseline:
-        scratch = _scratch_report(members, data, batch)
-        metrics.update(scratch_accuracy=scratch["accuracy"], scratch_macro_f1=scratch["macro_f1"])
-        if backward is not None:
-            twins = [m.scratch[0] for m in members if m.scratch is not None]
-            scratch["directions"] = _by_direction(twins, data, batch)
-            metrics.update(
-                {f"scratch_{d}_accuracy": r["accuracy"] for d, r in scratch["directions"].items()}
-            )
-        report["scratch_baseline"] = scratch
+        report["scratch_baseline"] = _scratch_scores(members, data, batch, backward, metrics)
     report["metrics"] = metrics
     info = finetuned_info(
         bundle,
@@ -506,6 +474,75 @@ def run_classification(
         figure=confusion_figure(finetuned["confusion_matrix"], data.labels, title),
         history=result.to_dict(),
     )
+
+
+def _fit_members(
+    bundle: ModelBundle,
+    examples: Sequence[tuple[str, str]],
+    labels: Sequence[str],
+    config: FinetuningConfig,
+    callbacks: Sequence[TrainCallback],
+    backward: ModelBundle | None,
+) -> list[Member]:
+    """The ``ensemble`` members on ``bundle``, then (with ``backward``) their backward twins."""
+    bases = [(bundle, False)]
+    if backward is not None:
+        check_backward(bundle, backward)
+        bases.append((backward, True))
+    return [
+        fit_member(base, examples, labels, member_config(config, m, reverse), callbacks)
+        for base, reverse in bases
+        for m in range(config.classification.ensemble)
+    ]
+
+
+def _report(
+    first: Member,
+    table: list[dict[str, Any]],
+    finetuned: dict[str, Any],
+    reference: dict[str, dict[str, Any]],
+    result: TrainResult,
+) -> dict[str, Any]:
+    """The report's common part: the split sizes, the first member's adaptation, task-text stage
+    and restarts, the members' rows (when several), the test scores and the baselines."""
+    data = first.data
+    return {
+        "task": "classification",
+        "labels": data.labels,
+        "examples": {
+            "train": len(data.train.rows),
+            "val": len(data.val.rows),
+            "test": len(data.test.rows),
+            "per_label_train_pool": data.per_label,
+        },
+        "adaptation": first.fitted.info,
+        "task_text": first.task_text,
+        "restarts": first.fitted.restarts,
+        **({"members": table} if len(table) > 1 else {}),
+        "finetuned": finetuned,
+        "baselines": reference,
+        "training": {k: v for k, v in result.to_dict().items() if k not in {"history", "evals"}},
+    }
+
+
+def _scratch_scores(
+    members: Sequence[Member],
+    data: ClassificationData,
+    batch: int,
+    backward: ModelBundle | None,
+    metrics: dict[str, float],
+) -> dict[str, Any]:
+    """The scratch twins' report (by direction with ``backward``); their scores go into
+    ``metrics``."""
+    scratch = _scratch_report(members, data, batch)
+    metrics.update(scratch_accuracy=scratch["accuracy"], scratch_macro_f1=scratch["macro_f1"])
+    if backward is not None:
+        twins = [m.scratch[0] for m in members if m.scratch is not None]
+        scratch["directions"] = _by_direction(twins, data, batch)
+        metrics.update(
+            {f"scratch_{d}_accuracy": r["accuracy"] for d, r in scratch["directions"].items()}
+        )
+    return scratch
 
 
 def _metrics(
