@@ -6,7 +6,8 @@ with ``--english``, the English recipe's bits per character, samples and transfe
     python benchmarks/gpu_summary.py --last        # the latest training run (gpu_check.sh)
     python benchmarks/gpu_summary.py --english     # every run, then the English reports
 
-Stdlib only (sqlite3 on ``mlflow.db``), so it runs wherever the run ran.
+sqlite3 on ``mlflow.db`` and ``transfer.latest`` for the reports (stdlib and PyYAML), so it
+runs wherever the run ran.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import json
 import sqlite3
 import statistics
 from pathlib import Path
+
+from transfer import latest
 
 REPORTS = Path("data/english/08_reporting")
 
@@ -54,20 +57,17 @@ def describe_run(db: sqlite3.Connection, run: str, name: str) -> str | None:
     return line
 
 
-def latest(relative: Path) -> dict:
-    """The newest version of a versioned JSON report, or ``{}``."""
-    if not relative.is_dir():
-        return {}
-    version = sorted(p.name for p in relative.iterdir())[-1]
-    return json.loads((relative / version / relative.name).read_text())
+def newest(relative: Path) -> dict:
+    """The newest version of a versioned JSON report (``transfer.latest``), or ``{}``."""
+    return latest(Path.cwd(), str(relative)) if relative.is_dir() else {}
 
 
 def english_reports() -> list[str]:
     """Bits per character and samples of the two language models, then each transfer table."""
     lines = []
     for label, report in (
-        ("Wikipedia model", latest(REPORTS / "evaluation_report.json")),
-        ("reviews-adapted model", latest(REPORTS / "adapt" / "evaluation_report.json")),
+        ("Wikipedia model", newest(REPORTS / "evaluation_report.json")),
+        ("reviews-adapted model", newest(REPORTS / "adapt" / "evaluation_report.json")),
     ):
         if report:
             facts = {k: report[k] for k in ("num_params", "model", "training")}
@@ -75,8 +75,8 @@ def english_reports() -> list[str]:
             lines.append(f"{label}: {bpc:.3f} bits/char held out; {json.dumps(facts)}")
             lines += [f"  {p!r} -> {t!r}"[:400] for p, t in report.get("samples", {}).items()]
     for label, report in (
-        ("Wikipedia", latest(REPORTS / "finetune_report.json")),
-        ("Wikipedia + reviews", latest(REPORTS / "adapt" / "finetune_report.json")),
+        ("Wikipedia", newest(REPORTS / "finetune_report.json")),
+        ("Wikipedia + reviews", newest(REPORTS / "adapt" / "finetune_report.json")),
     ):
         if report:
             scratch = report.get("scratch_baseline", {})
