@@ -103,10 +103,6 @@ def test_api_key_is_required_when_set(tiny_bundle):
             bad.completions.create(**OK)
 
 
-def _status(response: httpx.Response) -> int:
-    return response.status_code
-
-
 LONG = {**OK, "max_tokens": 3000, "temperature": 0}  # past block_size: slow sliding-window steps
 
 
@@ -141,7 +137,7 @@ def test_running_generation_is_cut_at_the_request_timeout_and_queued_one_gets_50
                 second = pool.submit(http.post, "/v1/completions", json=LONG)
                 # On a loaded machine the second can reach the server first: whichever holds
                 # the slot is cut at the timeout, the other waits in the queue and gets 503.
-                cut, waited = sorted((first.result(), second.result()), key=_status)
+                cut, waited = sorted((first.result(), second.result()), key=lambda r: r.status_code)
                 elapsed = time.monotonic() - started
     assert _error(waited, 503)["code"] == "timeout"
     choice = cut.json()["choices"][0]
